@@ -1,0 +1,126 @@
+package mr
+
+import "time"
+
+// The master serves these calls over net/rpc under the name "Master":
+//
+//	Master.GetTask(GetTaskArgs, *GetTaskReply)
+//	Master.Heartbeat(HeartbeatArgs, *HeartbeatReply)
+//	Master.Report(ReportArgs, *ReportReply)
+//
+// Protocol outcomes ("wait", "exit", "stale attempt") travel in the replies.
+// An error from a call means the transport failed, and the caller may retry.
+const ServiceName = "Master"
+
+// TaskKind says which phase a task belongs to.
+type TaskKind int
+
+const (
+	MapTask TaskKind = iota + 1
+	ReduceTask
+)
+
+func (k TaskKind) String() string {
+	switch k {
+	case MapTask:
+		return "map"
+	case ReduceTask:
+		return "reduce"
+	}
+	return "task?"
+}
+
+// Split is a map task's input: Length bytes of File starting at Offset. A
+// split holds the lines that start inside it, so a reader of a split that
+// does not start at 0 skips the partial line before its first newline, and
+// finishes the line that straddles its end.
+type Split struct {
+	File   string
+	Offset int64
+	Length int64
+	Whole  bool // the split is the whole file, so its lines need no trimming
+}
+
+// TaskRef names one attempt of a task.
+type TaskRef struct {
+	Kind    TaskKind
+	ID      int
+	Attempt int
+}
+
+// Task is an assignment handed to a worker.
+type Task struct {
+	TaskRef
+	Split   Split    // map tasks
+	Runs    []string // reduce tasks: sorted runs of this partition, in map task order
+	NReduce int
+	NMap    int
+	// Dir is the job's scratch directory, shared by master and workers.
+	// Workers write map runs and reduce output there.
+	Dir    string
+	Params map[string]string
+	// Heartbeat is how often the worker must call Master.Heartbeat while
+	// the task runs; a task silent for several periods is given to another
+	// worker.
+	Heartbeat time.Duration
+}
+
+// Action tells a polling worker what to do next.
+type Action int
+
+const (
+	Wait Action = iota // nothing to do now; ask again
+	Run                // run Task
+	Exit               // the job is over; see GetTaskReply.Failure
+)
+
+type GetTaskArgs struct {
+	Worker string // stable for the worker process's lifetime
+}
+
+type GetTaskReply struct {
+	Action Action
+	Task   Task
+	// Failure is set with Exit when the job failed; it says why.
+	Failure string
+}
+
+type HeartbeatArgs struct {
+	Worker string
+	Task   TaskRef
+}
+
+type HeartbeatReply struct {
+	// Done is true once the task has been committed by some attempt, so
+	// this attempt's work is no longer needed.
+	Done bool
+}
+
+type ReportArgs struct {
+	Worker string
+	Task   TaskRef
+	// Failure is empty on success. Otherwise it says what went wrong, such
+	// as an app's panic message with the record it was working on.
+	Failure string
+	// Runs, for a successful map task, holds one path per reduce
+	// partition, "" where the partition received no pairs.
+	Runs []string
+	// Output, for a successful reduce task, is the finished output file,
+	// which the master renames into place if this attempt commits first.
+	Output string
+	Stats  TaskStats
+}
+
+// TaskStats are counters a task reports with its result.
+type TaskStats struct {
+	InputBytes   int64 // bytes of input read
+	InputRecords int64 // pairs read by a reduce, Map calls by a map
+	OutputPairs  int64 // pairs written
+	OutputBytes  int64 // bytes written, compressed where compressed
+}
+
+type ReportReply struct {
+	// Accepted is true when this report committed the task. A late or
+	// duplicate report gets false and the worker simply moves on.
+	Accepted bool
+}
