@@ -1,0 +1,114 @@
+package inputs
+
+import (
+	"bytes"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// Reading every split of a file and concatenating them must give the file
+// back exactly: each line lands in exactly one split, whole.
+func TestSplitsCoverFileExactly(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	dir := t.TempDir()
+	for trial := range 300 {
+		var b bytes.Buffer
+		for range rng.Intn(40) {
+			b.WriteString(strings.Repeat("x", rng.Intn(30)))
+			if rng.Intn(8) > 0 {
+				b.WriteByte('\n')
+			}
+		}
+		path := filepath.Join(dir, "f")
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		size := int64(1 + rng.Intn(50))
+		splits, err := Splits([]string{path}, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		for _, s := range splits {
+			part, err := Read(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.Write(part)
+			if len(part) > 0 && got.Len() < b.Len() && part[len(part)-1] != '\n' {
+				t.Fatalf("trial %d: split %+v ends mid-line: %q", trial, s, part)
+			}
+		}
+		if !bytes.Equal(got.Bytes(), b.Bytes()) {
+			t.Fatalf("trial %d size %d: splits give\n%q\nwant\n%q", trial, size, got.Bytes(), b.Bytes())
+		}
+	}
+}
+
+func TestSplitsWholeAndEmpty(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	small := filepath.Join(dir, "small")
+	os.WriteFile(empty, nil, 0o644)
+	os.WriteFile(small, []byte("a\nb\n"), 0o644)
+	splits, err := Splits([]string{empty, small}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(splits) != 2 || !splits[0].Whole || splits[0].Length != 0 || !splits[1].Whole || splits[1].Length != 4 {
+		t.Fatalf("splits = %+v", splits)
+	}
+}
+
+func TestExpand(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"b.txt", "a.txt", "sub/c.txt", "sub/deeper/d.txt", ".mr-job/m-0"} {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte("x\n"), 0o644)
+	}
+	got, err := Expand([]string{filepath.Join(dir, "b.txt"), filepath.Join(dir, "sub"), filepath.Join(dir, "*.txt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"b.txt", "sub/c.txt", "sub/deeper/d.txt", "a.txt", "b.txt"}
+	for i := range want {
+		want[i] = filepath.Join(dir, want[i])
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("Expand = %v\nwant %v", got, want)
+	}
+	all, err := Expand([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 4 {
+		t.Fatalf("Expand(dir) = %v: want 4 files, scratch dir skipped", all)
+	}
+}
+
+func TestExpandErrors(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{filepath.Join(dir, "missing.txt")}, "missing.txt: no such file or directory"},
+		{[]string{filepath.Join(dir, "*.nope")}, "pattern matches no file"},
+		{[]string{fifo}, "fifo: not a regular file"},
+		{[]string{}, ErrNoInputs.Error()},
+	} {
+		_, err := Expand(tc.args)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Expand(%v) = %v; want error containing %q", tc.args, err, tc.want)
+		}
+	}
+}

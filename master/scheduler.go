@@ -1,0 +1,396 @@
+package master
+
+import (
+	"fmt"
+	"time"
+
+	"gomr.dev/mr"
+)
+
+// taskState orders a task's life. A task only moves forward, except that a
+// running task whose attempts were all lost or failed goes back to idle,
+// and a reduce whose output could not be moved into place goes back too.
+type taskState int
+
+const (
+	taskIdle       taskState = iota // queued, waiting for a worker
+	taskRunning                     // at least one attempt in flight
+	taskCommitting                  // reduce: an attempt won; its output is being moved into place
+	taskDone                        // committed
+)
+
+func (s taskState) String() string {
+	return [...]string{"idle", "running", "committing", "done"}[s]
+}
+
+// attemptState separates an attempt that was lost (its worker died or went
+// silent: run it again, the app is not to blame) from one that failed (the
+// app reported an error: count it against the task).
+type attemptState int
+
+const (
+	attemptRunning attemptState = iota
+	attemptOK
+	attemptFailed
+	attemptLost
+)
+
+func (s attemptState) String() string {
+	return [...]string{"running", "ok", "failed", "lost"}[s]
+}
+
+type attempt struct {
+	worker    string
+	state     attemptState
+	lastHeard time.Time
+}
+
+type task struct {
+	ref      mr.TaskRef // Attempt unused
+	state    taskState
+	attempts []attempt // attempt n is attempts[n-1]
+	failures int       // failed attempts so far
+	lost     int       // lost attempts since the last attempt that was not lost
+	lastErr  string
+	runs     []string // map: the committed run per partition
+	output   string   // reduce: the winning attempt's output file
+}
+
+// running reports whether any attempt is still in flight.
+func (t *task) running() bool {
+	for _, a := range t.attempts {
+		if a.state == attemptRunning {
+			return true
+		}
+	}
+	return false
+}
+
+// Config is what a Scheduler needs to know about the job.
+type Config struct {
+	Splits      []mr.Split
+	NReduce     int
+	TaskTimeout time.Duration // silence after which an attempt is lost
+	MaxAttempts int           // failed attempts of one task before the job fails
+	MaxLost     int           // consecutive lost attempts of one task before the job fails
+}
+
+// Scheduler is the master's state machine. It does no I/O, takes no locks
+// and never reads the clock: callers pass the time in and serialise calls.
+type Scheduler struct {
+	cfg         Config
+	maps        []task
+	reduces     []task
+	mapQueue    []int // idle map tasks in the order to run them; may hold stale entries
+	reduceQueue []int
+	mapsLeft    int
+	reducesLeft int
+	failure     string // why the job failed; "" while it has not
+	workers     map[string]time.Time
+}
+
+// Event is something the scheduler decided on its own, such as giving up
+// on a silent attempt, for the master to log.
+type Event struct {
+	Task   mr.TaskRef
+	Worker string
+	What   string
+}
+
+func (e Event) String() string {
+	return fmt.Sprintf("%v task %d attempt %d on worker %s: %s", e.Task.Kind, e.Task.ID, e.Task.Attempt, e.Worker, e.What)
+}
+
+// NewScheduler queues one map task per split and cfg.NReduce reduce tasks.
+func NewScheduler(cfg Config) *Scheduler {
+	s := &Scheduler{
+		cfg:         cfg,
+		maps:        make([]task, len(cfg.Splits)),
+		reduces:     make([]task, cfg.NReduce),
+		mapsLeft:    len(cfg.Splits),
+		reducesLeft: cfg.NReduce,
+		workers:     make(map[string]time.Time),
+	}
+	for i := range s.maps {
+		s.maps[i].ref = mr.TaskRef{Kind: mr.MapTask, ID: i}
+		s.mapQueue = append(s.mapQueue, i)
+	}
+	for i := range s.reduces {
+		s.reduces[i].ref = mr.TaskRef{Kind: mr.ReduceTask, ID: i}
+		s.reduceQueue = append(s.reduceQueue, i)
+	}
+	return s
+}
+
+// Done reports whether every task has committed.
+func (s *Scheduler) Done() bool { return s.mapsLeft == 0 && s.reducesLeft == 0 }
+
+// Failure returns why the job failed, or "" if it has not.
+func (s *Scheduler) Failure() string { return s.failure }
+
+// Over reports whether the job has ended, well or badly.
+func (s *Scheduler) Over() bool { return s.Done() || s.failure != "" }
+
+func (s *Scheduler) task(ref mr.TaskRef) *task {
+	switch ref.Kind {
+	case mr.MapTask:
+		if ref.ID >= 0 && ref.ID < len(s.maps) {
+			return &s.maps[ref.ID]
+		}
+	case mr.ReduceTask:
+		if ref.ID >= 0 && ref.ID < len(s.reduces) {
+			return &s.reduces[ref.ID]
+		}
+	}
+	return nil
+}
+
+// attempt returns the attempt ref names, or nil if it was never issued.
+func (s *Scheduler) attempt(ref mr.TaskRef) (*task, *attempt) {
+	t := s.task(ref)
+	if t == nil || ref.Attempt < 1 || ref.Attempt > len(t.attempts) {
+		return nil, nil
+	}
+	return t, &t.attempts[ref.Attempt-1]
+}
+
+// Assign gives worker the next task to run: a map task while any is
+// queued, then reduce tasks once every map has committed. It returns
+// mr.Wait when nothing can start yet and mr.Exit once the job is over.
+// The returned task carries the scheduling fields only (TaskRef, Split,
+// Runs, NMap, NReduce).
+func (s *Scheduler) Assign(worker string, now time.Time) (mr.Action, mr.Task) {
+	s.workers[worker] = now
+	if s.Over() {
+		return mr.Exit, mr.Task{}
+	}
+	if id, ok := pop(&s.mapQueue, s.maps); ok {
+		t := s.start(&s.maps[id], worker, now)
+		t.Split = s.cfg.Splits[id]
+		return mr.Run, t
+	}
+	if s.mapsLeft > 0 {
+		return mr.Wait, mr.Task{}
+	}
+	if id, ok := pop(&s.reduceQueue, s.reduces); ok {
+		t := s.start(&s.reduces[id], worker, now)
+		for m := range s.maps {
+			if r := s.maps[m].runs[id]; r != "" {
+				t.Runs = append(t.Runs, r)
+			}
+		}
+		return mr.Run, t
+	}
+	return mr.Wait, mr.Task{}
+}
+
+// pop takes the first queued task that is still idle.
+func pop(q *[]int, tasks []task) (int, bool) {
+	for len(*q) > 0 {
+		id := (*q)[0]
+		*q = (*q)[1:]
+		if tasks[id].state == taskIdle {
+			return id, true
+		}
+	}
+	return 0, false
+}
+
+func (s *Scheduler) start(t *task, worker string, now time.Time) mr.Task {
+	t.state = taskRunning
+	t.attempts = append(t.attempts, attempt{worker: worker, state: attemptRunning, lastHeard: now})
+	ref := t.ref
+	ref.Attempt = len(t.attempts)
+	return mr.Task{TaskRef: ref, NMap: len(s.maps), NReduce: len(s.reduces)}
+}
+
+// Heartbeat records that an attempt is alive. It returns true when the
+// task has already been committed, so the attempt can stop.
+func (s *Scheduler) Heartbeat(worker string, ref mr.TaskRef, now time.Time) (done bool) {
+	s.workers[worker] = now
+	t, a := s.attempt(ref)
+	if t == nil {
+		return false
+	}
+	a.lastHeard = now
+	return t.state >= taskCommitting
+}
+
+// Outcome is what a report did to the schedule.
+type Outcome int
+
+const (
+	Ignored   Outcome = iota // stale, duplicate or unknown: nothing changed
+	Accepted                 // the task committed (a reduce: is committing)
+	Duplicate                // this attempt had already committed: a retried report
+	Retrying                 // the attempt failed; the task will run again
+	JobFailed                // the attempt failed and the task has no tries left
+)
+
+func (o Outcome) String() string {
+	return [...]string{"ignored", "accepted", "duplicate", "retrying", "job failed"}[o]
+}
+
+// Complete applies a worker's report. The first successful report of a
+// task wins, even from an attempt already given up as lost, since its
+// output is complete; later ones are ignored. A successful reduce enters
+// taskCommitting, and the caller must follow up with Committed once it has
+// moved rep.Output into place.
+func (s *Scheduler) Complete(rep mr.ReportArgs, now time.Time) Outcome {
+	s.workers[rep.Worker] = now
+	t, a := s.attempt(rep.Task)
+	if t != nil && a.state == attemptOK && rep.Failure == "" {
+		return Duplicate
+	}
+	if t == nil || s.failure != "" || t.state >= taskCommitting || a.state == attemptOK || a.state == attemptFailed {
+		return Ignored
+	}
+	if rep.Failure != "" {
+		a.state = attemptFailed
+		t.failures++
+		t.lost = 0
+		t.lastErr = rep.Failure
+		if t.failures >= s.cfg.MaxAttempts {
+			s.fail(t, fmt.Sprintf("failed %d times; last error: %s", t.failures, rep.Failure))
+			return JobFailed
+		}
+		s.settle(t)
+		return Retrying
+	}
+	if t.ref.Kind == mr.MapTask && len(rep.Runs) != len(s.reduces) {
+		return Ignored // malformed; the task will time out and run again
+	}
+	a.state = attemptOK
+	t.lost = 0
+	if t.ref.Kind == mr.MapTask {
+		t.state = taskDone
+		t.runs = rep.Runs
+		s.mapsLeft--
+		return Accepted
+	}
+	t.state = taskCommitting
+	t.output = rep.Output
+	return Accepted
+}
+
+// Committed finishes a reduce left in taskCommitting by Complete. A non-nil
+// err means its output could not be moved into place; that counts as a
+// failed attempt.
+func (s *Scheduler) Committed(id int, err error) Outcome {
+	if id < 0 || id >= len(s.reduces) || s.reduces[id].state != taskCommitting {
+		return Ignored
+	}
+	t := &s.reduces[id]
+	if err == nil {
+		t.state = taskDone
+		s.reducesLeft--
+		return Accepted
+	}
+	for i := range t.attempts {
+		if t.attempts[i].state == attemptOK {
+			t.attempts[i].state = attemptFailed
+		}
+	}
+	t.state = taskRunning
+	t.failures++
+	t.lastErr = "commit output: " + err.Error()
+	if t.failures >= s.cfg.MaxAttempts {
+		s.fail(t, fmt.Sprintf("failed %d times; last error: %s", t.failures, t.lastErr))
+		return JobFailed
+	}
+	s.settle(t)
+	return Retrying
+}
+
+// Expire gives up on attempts not heard from for longer than the task
+// timeout, so their tasks run again elsewhere, and forgets silent workers.
+func (s *Scheduler) Expire(now time.Time) []Event {
+	var events []Event
+	for _, tasks := range [][]task{s.maps, s.reduces} {
+		for i := range tasks {
+			t := &tasks[i]
+			if t.state != taskRunning {
+				continue
+			}
+			for n := range t.attempts {
+				a := &t.attempts[n]
+				silent := now.Sub(a.lastHeard)
+				if a.state != attemptRunning || silent <= s.cfg.TaskTimeout {
+					continue
+				}
+				a.state = attemptLost
+				t.lost++
+				ref := t.ref
+				ref.Attempt = n + 1
+				events = append(events, Event{ref, a.worker, fmt.Sprintf("lost after %v of silence; running it again", silent.Round(time.Millisecond))})
+				if t.lost >= s.cfg.MaxLost && s.failure == "" {
+					s.fail(t, fmt.Sprintf("lost %d times in a row: the workers running it keep dying or going silent (last: %s)", t.lost, a.worker))
+				}
+			}
+			s.settle(t)
+		}
+	}
+	for w, seen := range s.workers {
+		if now.Sub(seen) > s.cfg.TaskTimeout {
+			delete(s.workers, w)
+		}
+	}
+	return events
+}
+
+// settle returns a running task with no attempt in flight to the queue.
+func (s *Scheduler) settle(t *task) {
+	if t.state != taskRunning || t.running() {
+		return
+	}
+	t.state = taskIdle
+	if t.ref.Kind == mr.MapTask {
+		s.mapQueue = append(s.mapQueue, t.ref.ID)
+	} else {
+		s.reduceQueue = append(s.reduceQueue, t.ref.ID)
+	}
+}
+
+func (s *Scheduler) fail(t *task, why string) {
+	s.failure = fmt.Sprintf("%v task %d (%s) %s", t.ref.Kind, t.ref.ID, s.describe(t), why)
+}
+
+// describe names a task's input for humans.
+func (s *Scheduler) describe(t *task) string {
+	if t.ref.Kind == mr.ReduceTask {
+		return fmt.Sprintf("partition %d of %d", t.ref.ID, len(s.reduces))
+	}
+	sp := s.cfg.Splits[t.ref.ID]
+	if sp.Whole {
+		return "input " + sp.File
+	}
+	return fmt.Sprintf("input %s bytes %d-%d", sp.File, sp.Offset, sp.Offset+sp.Length)
+}
+
+// Output returns the file the committing reduce id wants moved into place.
+func (s *Scheduler) Output(id int) string { return s.reduces[id].output }
+
+// Status is a snapshot of the job's progress.
+type Status struct {
+	Maps, MapsDone, MapsRunning          int
+	Reduces, ReducesDone, ReducesRunning int
+	Workers                              int // heard from within the task timeout
+	Failure                              string
+}
+
+func (s *Scheduler) Status() Status {
+	st := Status{Maps: len(s.maps), Reduces: len(s.reduces), Workers: len(s.workers), Failure: s.failure}
+	st.MapsDone = len(s.maps) - s.mapsLeft
+	st.ReducesDone = len(s.reduces) - s.reducesLeft
+	for i := range s.maps {
+		if s.maps[i].state == taskRunning {
+			st.MapsRunning++
+		}
+	}
+	for i := range s.reduces {
+		if s.reduces[i].state == taskRunning {
+			st.ReducesRunning++
+		}
+	}
+	return st
+}

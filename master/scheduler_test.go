@@ -1,0 +1,295 @@
+package master
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"gomr.dev/mr"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func newTestScheduler(nMap, nReduce int) *Scheduler {
+	splits := make([]mr.Split, nMap)
+	for i := range splits {
+		splits[i] = mr.Split{File: fmt.Sprintf("in-%d", i), Length: 10, Whole: true}
+	}
+	return NewScheduler(Config{Splits: splits, NReduce: nReduce, TaskTimeout: 10 * time.Second, MaxAttempts: 3, MaxLost: 5})
+}
+
+func runs(n int, prefix string) []string {
+	r := make([]string, n)
+	for i := range r {
+		r[i] = fmt.Sprintf("%s-r%d", prefix, i)
+	}
+	return r
+}
+
+func ok(w string, t mr.Task, nReduce int) mr.ReportArgs {
+	rep := mr.ReportArgs{Worker: w, Task: t.TaskRef}
+	if t.Kind == mr.MapTask {
+		rep.Runs = runs(nReduce, fmt.Sprintf("m%d-a%d", t.ID, t.Attempt))
+	} else {
+		rep.Output = fmt.Sprintf("out%d-a%d", t.ID, t.Attempt)
+	}
+	return rep
+}
+
+func mustAssign(t *testing.T, s *Scheduler, w string, now time.Time, kind mr.TaskKind, id int) mr.Task {
+	t.Helper()
+	action, task := s.Assign(w, now)
+	if action != mr.Run || task.Kind != kind || task.ID != id {
+		t.Fatalf("Assign(%s) = %v %v task %d; want run %v task %d", w, action, task.Kind, task.ID, kind, id)
+	}
+	return task
+}
+
+func TestHappyPath(t *testing.T) {
+	s := newTestScheduler(2, 2)
+	m0 := mustAssign(t, s, "a", t0, mr.MapTask, 0)
+	m1 := mustAssign(t, s, "b", t0, mr.MapTask, 1)
+	if m0.Split.File != "in-0" || m0.Attempt != 1 || m0.NReduce != 2 || m0.NMap != 2 {
+		t.Fatalf("map task = %+v", m0)
+	}
+	if a, _ := s.Assign("c", t0); a != mr.Wait {
+		t.Fatalf("with maps running, Assign = %v; want wait: reduces start only after every map commits", a)
+	}
+	if o := s.Complete(ok("a", m0, 2), t0); o != Accepted {
+		t.Fatalf("Complete(m0) = %v", o)
+	}
+	if a, _ := s.Assign("c", t0); a != mr.Wait {
+		t.Fatalf("with one map left, Assign = %v; want wait", a)
+	}
+	s.Complete(ok("b", m1, 2), t0)
+	r0 := mustAssign(t, s, "a", t0, mr.ReduceTask, 0)
+	if want := "m0-a1-r0,m1-a1-r0"; strings.Join(r0.Runs, ",") != want {
+		t.Fatalf("reduce runs = %v; want %s", r0.Runs, want)
+	}
+	r1 := mustAssign(t, s, "b", t0, mr.ReduceTask, 1)
+	if o := s.Complete(ok("a", r0, 2), t0); o != Accepted {
+		t.Fatalf("Complete(r0) = %v", o)
+	}
+	if s.Done() {
+		t.Fatal("done while reduce 0 is still committing")
+	}
+	if s.Output(0) != "out0-a1" {
+		t.Fatalf("Output(0) = %q", s.Output(0))
+	}
+	s.Committed(0, nil)
+	s.Complete(ok("b", r1, 2), t0)
+	s.Committed(1, nil)
+	if !s.Done() || s.Failure() != "" {
+		t.Fatalf("Done = %v, Failure = %q", s.Done(), s.Failure())
+	}
+	if a, _ := s.Assign("a", t0); a != mr.Exit {
+		t.Fatalf("after the job, Assign = %v; want exit", a)
+	}
+}
+
+func TestEmptyPartitionsAreSkipped(t *testing.T) {
+	s := newTestScheduler(2, 2)
+	m0 := mustAssign(t, s, "a", t0, mr.MapTask, 0)
+	m1 := mustAssign(t, s, "a", t0, mr.MapTask, 1)
+	rep := ok("a", m0, 2)
+	rep.Runs[1] = ""
+	s.Complete(rep, t0)
+	s.Complete(ok("a", m1, 2), t0)
+	mustAssign(t, s, "a", t0, mr.ReduceTask, 0)
+	r1 := mustAssign(t, s, "a", t0, mr.ReduceTask, 1)
+	if strings.Join(r1.Runs, ",") != "m1-a1-r1" {
+		t.Fatalf("runs = %v", r1.Runs)
+	}
+}
+
+func TestTimeoutReassigns(t *testing.T) {
+	s := newTestScheduler(1, 1)
+	first := mustAssign(t, s, "slow", t0, mr.MapTask, 0)
+	// Heartbeats keep it alive past the timeout.
+	s.Heartbeat("slow", first.TaskRef, t0.Add(8*time.Second))
+	if ev := s.Expire(t0.Add(15 * time.Second)); len(ev) != 0 {
+		t.Fatalf("expired a task heard from 7s ago: %v", ev)
+	}
+	if a, _ := s.Assign("b", t0.Add(15*time.Second)); a != mr.Wait {
+		t.Fatalf("Assign = %v; want wait while the map is alive", a)
+	}
+	ev := s.Expire(t0.Add(18*time.Second + time.Millisecond))
+	if len(ev) != 1 || ev[0].Worker != "slow" || ev[0].Task.Attempt != 1 {
+		t.Fatalf("Expire = %v; want attempt 1 on slow lost", ev)
+	}
+	second := mustAssign(t, s, "b", t0.Add(19*time.Second), mr.MapTask, 0)
+	if second.Attempt != 2 {
+		t.Fatalf("attempt = %d; want 2", second.Attempt)
+	}
+	// The lost attempt reports late; its output is complete, so it wins.
+	if o := s.Complete(ok("slow", first, 1), t0.Add(20*time.Second)); o != Accepted {
+		t.Fatalf("late first report = %v; want accepted (first commit wins)", o)
+	}
+	if o := s.Complete(ok("b", second, 1), t0.Add(21*time.Second)); o != Ignored {
+		t.Fatalf("second report = %v; want ignored", o)
+	}
+	r := mustAssign(t, s, "b", t0.Add(22*time.Second), mr.ReduceTask, 0)
+	if r.Runs[0] != "m0-a1-r0" {
+		t.Fatalf("reduce reads %v; want the first attempt's run", r.Runs)
+	}
+	// The slow attempt's heartbeat now learns the task is done.
+	if !s.Heartbeat("b", second.TaskRef, t0.Add(23*time.Second)) {
+		t.Fatal("Heartbeat of a superseded attempt did not report done")
+	}
+}
+
+func TestDuplicateReports(t *testing.T) {
+	s := newTestScheduler(1, 1)
+	m := mustAssign(t, s, "a", t0, mr.MapTask, 0)
+	s.Complete(ok("a", m, 1), t0)
+	if o := s.Complete(ok("a", m, 1), t0); o != Duplicate {
+		t.Fatalf("retried report = %v; want duplicate", o)
+	}
+	r := mustAssign(t, s, "a", t0, mr.ReduceTask, 0)
+	s.Complete(ok("a", r, 1), t0)
+	if o := s.Complete(ok("a", r, 1), t0); o != Duplicate {
+		t.Fatalf("retried reduce report = %v; want duplicate", o)
+	}
+	if o := s.Committed(0, nil); o != Accepted || !s.Done() {
+		t.Fatalf("Committed = %v, Done = %v", o, s.Done())
+	}
+	if o := s.Committed(0, nil); o != Ignored {
+		t.Fatalf("second Committed = %v; want ignored", o)
+	}
+	if s.Status().ReducesDone != 1 {
+		t.Fatalf("status = %+v", s.Status())
+	}
+}
+
+func TestUnknownReportsAreIgnored(t *testing.T) {
+	s := newTestScheduler(1, 1)
+	mustAssign(t, s, "a", t0, mr.MapTask, 0)
+	for _, ref := range []mr.TaskRef{
+		{Kind: mr.MapTask, ID: 0, Attempt: 2},   // never issued
+		{Kind: mr.MapTask, ID: 7, Attempt: 1},   // no such task
+		{Kind: mr.ReduceTask, ID: 0, Attempt: 1}, // not issued yet
+		{Kind: 0, ID: 0, Attempt: 1},
+	} {
+		if o := s.Complete(mr.ReportArgs{Worker: "x", Task: ref, Runs: runs(1, "x")}, t0); o != Ignored {
+			t.Errorf("Complete(%+v) = %v; want ignored", ref, o)
+		}
+	}
+	// A map report with the wrong number of partitions is malformed.
+	if o := s.Complete(mr.ReportArgs{Worker: "a", Task: mr.TaskRef{Kind: mr.MapTask, ID: 0, Attempt: 1}, Runs: runs(3, "x")}, t0); o != Ignored {
+		t.Errorf("malformed report = %v; want ignored", o)
+	}
+}
+
+func TestFailuresCountAndFailTheJob(t *testing.T) {
+	s := newTestScheduler(1, 1)
+	for attempt := 1; attempt <= 3; attempt++ {
+		m := mustAssign(t, s, "a", t0, mr.MapTask, 0)
+		want := Retrying
+		if attempt == 3 {
+			want = JobFailed
+		}
+		rep := mr.ReportArgs{Worker: "a", Task: m.TaskRef, Failure: fmt.Sprintf("panic: boom %d", attempt)}
+		if o := s.Complete(rep, t0); o != want {
+			t.Fatalf("failure %d: %v; want %v", attempt, o, want)
+		}
+	}
+	f := s.Failure()
+	for _, want := range []string{"map task 0", "input in-0", "failed 3 times", "panic: boom 3"} {
+		if !strings.Contains(f, want) {
+			t.Errorf("Failure() = %q; want it to mention %q", f, want)
+		}
+	}
+	if a, _ := s.Assign("b", t0); a != mr.Exit {
+		t.Fatalf("Assign after failure = %v; want exit", a)
+	}
+}
+
+func TestLostIsNotFailed(t *testing.T) {
+	// Losses do not use up MaxAttempts (3), but a long run of them fails
+	// the job rather than loop for ever (MaxLost 5).
+	s := newTestScheduler(1, 1)
+	now := t0
+	for i := 1; i <= 5; i++ {
+		mustAssign(t, s, "w", now, mr.MapTask, 0)
+		now = now.Add(11 * time.Second)
+		s.Expire(now)
+		if i < 5 && s.Failure() != "" {
+			t.Fatalf("job failed after %d losses: %s", i, s.Failure())
+		}
+	}
+	if !strings.Contains(s.Failure(), "lost 5 times in a row") {
+		t.Fatalf("Failure() = %q; want lost 5 times", s.Failure())
+	}
+}
+
+func TestLossCountResetsOnOtherOutcome(t *testing.T) {
+	s := newTestScheduler(1, 1)
+	now := t0
+	lose := func(n int) {
+		for range n {
+			mustAssign(t, s, "w", now, mr.MapTask, 0)
+			now = now.Add(11 * time.Second)
+			s.Expire(now)
+		}
+	}
+	lose(4)
+	m := mustAssign(t, s, "w", now, mr.MapTask, 0)
+	s.Complete(mr.ReportArgs{Worker: "w", Task: m.TaskRef, Failure: "boom"}, now)
+	lose(4)
+	if s.Failure() != "" {
+		t.Fatalf("failed after 4+4 losses split by a failure: %s", s.Failure())
+	}
+	m = mustAssign(t, s, "w", now, mr.MapTask, 0)
+	if o := s.Complete(ok("w", m, 1), now); o != Accepted {
+		t.Fatalf("= %v", o)
+	}
+}
+
+func TestFailedCommitRetries(t *testing.T) {
+	s := newTestScheduler(1, 1)
+	m := mustAssign(t, s, "a", t0, mr.MapTask, 0)
+	s.Complete(ok("a", m, 1), t0)
+	r := mustAssign(t, s, "a", t0, mr.ReduceTask, 0)
+	s.Complete(ok("a", r, 1), t0)
+	if o := s.Committed(0, fmt.Errorf("disk full")); o != Retrying {
+		t.Fatalf("Committed(err) = %v; want retrying", o)
+	}
+	r2 := mustAssign(t, s, "b", t0, mr.ReduceTask, 0)
+	if r2.Attempt != 2 {
+		t.Fatalf("attempt = %d", r2.Attempt)
+	}
+	s.Complete(ok("b", r2, 1), t0)
+	s.Committed(0, nil)
+	if !s.Done() {
+		t.Fatal("not done")
+	}
+}
+
+func TestFailureOfLostAttemptWhileRetryRuns(t *testing.T) {
+	s := newTestScheduler(1, 1)
+	first := mustAssign(t, s, "a", t0, mr.MapTask, 0)
+	s.Expire(t0.Add(11 * time.Second))
+	second := mustAssign(t, s, "b", t0.Add(11*time.Second), mr.MapTask, 0)
+	// The lost attempt now reports an app failure: counted, but the task
+	// keeps its running attempt rather than being queued twice.
+	if o := s.Complete(mr.ReportArgs{Worker: "a", Task: first.TaskRef, Failure: "panic"}, t0.Add(12*time.Second)); o != Retrying {
+		t.Fatalf("= %v", o)
+	}
+	if a, _ := s.Assign("c", t0.Add(12*time.Second)); a != mr.Wait {
+		t.Fatalf("Assign = %v; want wait: attempt 2 is still running", a)
+	}
+	if o := s.Complete(ok("b", second, 1), t0.Add(13*time.Second)); o != Accepted {
+		t.Fatalf("= %v", o)
+	}
+}
+
+func TestWorkersAreForgotten(t *testing.T) {
+	s := newTestScheduler(1, 1)
+	s.Assign("a", t0)
+	s.Assign("b", t0.Add(5*time.Second))
+	s.Expire(t0.Add(12 * time.Second))
+	if n := s.Status().Workers; n != 1 {
+		t.Fatalf("workers = %d; want 1 (a silent for 12s is gone)", n)
+	}
+}
