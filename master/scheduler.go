@@ -378,6 +378,11 @@ type Status struct {
 	Failure                              string
 }
 
+// Over reports whether the job has ended, well or badly.
+func (st Status) Over() bool {
+	return st.Failure != "" || (st.MapsDone == st.Maps && st.ReducesDone == st.Reduces)
+}
+
 func (s *Scheduler) Status() Status {
 	st := Status{Maps: len(s.maps), Reduces: len(s.reduces), Workers: len(s.workers), Failure: s.failure}
 	st.MapsDone = len(s.maps) - s.mapsLeft

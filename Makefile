@@ -1,0 +1,41 @@
+# bin/mr and every app plugin must be built by the same toolchain with the
+# same flags, or Go refuses to load the plugins. GOBUILDFLAGS applies to both.
+GO ?= go
+GOBUILDFLAGS ?= -trimpath
+export CGO_ENABLED := 1
+
+APPS := $(notdir $(patsubst %/,%,$(wildcard apps/*/)))
+
+.PHONY: all build apps test vet unit harness demo clean
+
+all: build apps
+
+build:
+	$(GO) build $(GOBUILDFLAGS) -o bin/mr ./cmd/mr
+
+apps:
+	@mkdir -p bin/apps
+	@for a in $(APPS); do \
+		echo "$(GO) build $(GOBUILDFLAGS) -buildmode=plugin -o bin/apps/$$a.so ./apps/$$a"; \
+		$(GO) build $(GOBUILDFLAGS) -buildmode=plugin -o bin/apps/$$a.so ./apps/$$a || exit 1; \
+	done
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race ./...
+
+harness: build apps
+	scripts/test-mr.sh
+
+test: vet unit harness
+
+demo: build apps
+	@rm -rf bin/demo && mkdir -p bin/demo
+	bin/mr run --out bin/demo bin/apps/wc.so testdata/*.txt
+	@echo "Top 10 words:"
+	@sort -k2,2nr -k1,1 bin/demo/mr-out-* | head -10
+
+clean:
+	rm -rf bin

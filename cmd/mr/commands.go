@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"gomr.dev/internal/app"
+	"gomr.dev/internal/inputs"
+	"gomr.dev/master"
+	"gomr.dev/mr"
+	"gomr.dev/worker"
+)
+
+// jobFlags are the flags that describe a job, shared by master and run.
+type jobFlags struct {
+	nReduce     int
+	out         string
+	taskTimeout time.Duration
+	maxAttempts int
+	splitSize   int64
+	params      []string
+}
+
+func (j *jobFlags) register(fs *pflag.FlagSet) {
+	fs.IntVar(&j.nReduce, "nreduce", 10, "number of reduce tasks, and of mr-out-* files")
+	fs.StringVar(&j.out, "out", ".", "directory for the mr-out-* files")
+	fs.DurationVar(&j.taskTimeout, "task-timeout", 10*time.Second, "give a task to another worker after its worker is silent this long")
+	fs.IntVar(&j.maxAttempts, "max-attempts", 4, "fail the job when one task has failed this many times")
+	fs.Int64Var(&j.splitSize, "split-size", 64<<20, "split input files larger than this many bytes at line boundaries; 0 = never split")
+	fs.StringArrayVar(&j.params, "param", nil, "job parameter name=value for the app (mr.Param); repeatable")
+}
+
+// check rejects values the master would otherwise replace by defaults.
+func (j *jobFlags) check(fs *pflag.FlagSet) error {
+	switch {
+	case j.nReduce < 1:
+		return usageError(fs, "--nreduce %d: must be at least 1", j.nReduce)
+	case j.taskTimeout < 100*time.Millisecond:
+		return usageError(fs, "--task-timeout %v: must be at least 100ms", j.taskTimeout)
+	case j.maxAttempts < 1:
+		return usageError(fs, "--max-attempts %d: must be at least 1", j.maxAttempts)
+	case j.splitSize < 0:
+		return usageError(fs, "--split-size %d: must not be negative", j.splitSize)
+	}
+	return nil
+}
+
+func (j *jobFlags) options(files []string, params map[string]string) master.Options {
+	return master.Options{
+		Inputs:      files,
+		NReduce:     j.nReduce,
+		OutDir:      j.out,
+		TaskTimeout: j.taskTimeout,
+		MaxAttempts: j.maxAttempts,
+		SplitSize:   j.splitSize,
+		Params:      params,
+	}
+}
+
+func masterCmd(ctx context.Context, args []string) error {
+	fs := newFlags("master", "[flags] INPUTS...")
+	var j jobFlags
+	j.register(fs)
+	listen := fs.String("listen", mr.DefaultAddr, "address to serve workers on: host:port or unix:/path")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := j.check(fs); err != nil {
+		return err
+	}
+	params, err := parseParams(fs, j.params)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usageError(fs, "no inputs")
+	}
+	files, err := inputs.Expand(fs.Args())
+	if err != nil {
+		return err
+	}
+	opt := j.options(files, params)
+	opt.Listen = *listen
+	logger := log.New(os.Stderr, "mr master: ", 0)
+	opt.Logf = logger.Printf
+	m, err := master.New(opt)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	logger.Printf("serving %d input files to workers on %s", len(files), m.Addr())
+	if err := m.Run(ctx); err != nil {
+		return err
+	}
+	st := m.Status()
+	logger.Printf("done: %d map and %d reduce tasks in %v; output in %s/mr-out-*", st.Maps, st.Reduces, time.Since(start).Round(time.Millisecond), j.out)
+	return nil
+}
+
+func workerCmd(ctx context.Context, args []string) error {
+	fs := newFlags("worker", "[flags] APP.so")
+	addr := fs.String("master", mr.DefaultAddr, "master address: host:port or unix:/path")
+	connectTimeout := fs.Duration("connect-timeout", 10*time.Second, "exit when the master is unreachable for this long")
+	verbose := fs.BoolP("verbose", "v", false, "log every task")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError(fs, "want exactly one APP.so, got %d arguments", fs.NArg())
+	}
+	if *connectTimeout <= 0 {
+		return usageError(fs, "--connect-timeout must be positive")
+	}
+	a, err := app.Load(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	client, err := worker.NewClient(*addr, *connectTimeout/2+5*time.Second)
+	if err != nil {
+		return usageError(fs, "--master: %v", err)
+	}
+	defer client.Close()
+	host, _ := os.Hostname()
+	opt := worker.Options{
+		App:            a,
+		Master:         client,
+		ID:             fmt.Sprintf("%s-%d-%x", host, os.Getpid(), time.Now().UnixNano()&0xffffff),
+		ConnectTimeout: *connectTimeout,
+	}
+	if *verbose {
+		opt.Logf = log.New(os.Stderr, "mr worker: ", log.Lmicroseconds).Printf
+	}
+	err = worker.Run(ctx, opt)
+	if errors.Is(err, worker.ErrMasterUnreachable) {
+		return fmt.Errorf("%v (is 'mr master' running at %s? pass --master ADDR)", err, *addr)
+	}
+	return err
+}
+
+func seqCmd(ctx context.Context, args []string) error {
+	fs := newFlags("seq", "[flags] APP.so INPUTS...")
+	out := fs.String("out", ".", "directory for mr-out-0")
+	paramList := fs.StringArray("param", nil, "job parameter name=value for the app (mr.Param); repeatable")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	params, err := parseParams(fs, *paramList)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() < 2 {
+		return usageError(fs, "want APP.so and at least one input")
+	}
+	a, err := app.Load(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	files, err := inputs.Expand(fs.Args()[1:])
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	return worker.Sequential(a, files, *out, params)
+}

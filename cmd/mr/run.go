@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"gomr.dev/internal/app"
+	"gomr.dev/internal/inputs"
+	"gomr.dev/master"
+)
+
+// runCmd is a local cluster in one command: the master runs in this
+// process and the workers are child processes of this same binary, so they
+// crash, stall and get killed independently, as on a real cluster.
+func runCmd(ctx context.Context, args []string) error {
+	fs := newFlags("run", "[flags] APP.so INPUTS...")
+	var j jobFlags
+	j.register(fs)
+	workers := fs.Int("workers", runtime.NumCPU(), "number of worker processes")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := j.check(fs); err != nil {
+		return err
+	}
+	params, err := parseParams(fs, j.params)
+	if err != nil {
+		return err
+	}
+	if *workers < 1 {
+		return usageError(fs, "--workers %d: must be at least 1", *workers)
+	}
+	if fs.NArg() < 2 {
+		return usageError(fs, "want APP.so and at least one input")
+	}
+	appPath := fs.Arg(0)
+	// Load the app here first: a broken app is one clear error now, not
+	// N workers failing one after another.
+	if _, err := app.Load(appPath); err != nil {
+		return err
+	}
+	files, err := inputs.Expand(fs.Args()[1:])
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	sockDir, err := os.MkdirTemp("", "mr-run-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(sockDir)
+
+	ui := newProgress(os.Stderr)
+	opt := j.options(files, params)
+	opt.Listen = "unix:" + filepath.Join(sockDir, "master.sock")
+	opt.Logf = ui.Logf
+	m, err := master.New(opt)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	pool := &workerPool{
+		ctx:      ctx,
+		argv:     []string{self, "worker", "--master", opt.Listen, appPath},
+		over:     func() bool { return m.Status().Over() },
+		logf:     ui.Logf,
+		restarts: 3 * *workers,
+		onGiveUp: func(err error) { cancel(err) },
+	}
+	pool.start(*workers)
+	ui.start(m.Status)
+	runErr := m.Run(ctx)
+	ui.stop()
+	pool.stop()
+	if cause := context.Cause(ctx); runErr != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		runErr = cause
+	}
+	if runErr != nil {
+		return runErr
+	}
+	st := m.Status()
+	fmt.Fprintf(os.Stderr, "mr run: done: %d map and %d reduce tasks on %d workers in %v; output in %s/mr-out-*\n",
+		st.Maps, st.Reduces, *workers, time.Since(start).Round(time.Millisecond), j.out)
+	return nil
+}
+
+// workerPool keeps N worker processes alive, starting a new one when one
+// exits before the job is over, up to a budget of restarts.
+type workerPool struct {
+	ctx      context.Context // no restarts once it ends
+	argv     []string
+	over     func() bool // reports whether the job has ended
+	logf     func(string, ...any)
+	restarts int // replacements left
+	onGiveUp func(error)
+
+	mu      sync.Mutex // guards procs, stopped, restarts
+	procs   map[int]*exec.Cmd
+	stopped bool
+	wg      sync.WaitGroup // one per live process
+}
+
+func (p *workerPool) start(n int) {
+	p.procs = make(map[int]*exec.Cmd)
+	for i := range n {
+		p.spawn(i)
+	}
+}
+
+// spawn starts worker i and a goroutine that waits for it; the goroutine
+// ends when the process does, and stop kills every process.
+func (p *workerPool) spawn(i int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return
+	}
+	cmd := exec.Command(p.argv[0], p.argv[1:]...)
+	cmd.Stdout = os.Stdout
+	last := &lastLine{prefix: fmt.Sprintf("worker %d: ", i), logf: p.logf}
+	cmd.Stderr = last
+	if err := cmd.Start(); err != nil {
+		p.logf("start worker %d: %v", i, err)
+		go p.onGiveUp(fmt.Errorf("start worker: %w", err))
+		return
+	}
+	p.procs[i] = cmd
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		err := cmd.Wait()
+		p.mu.Lock()
+		stopped := p.stopped
+		delete(p.procs, i)
+		restart := !stopped && err != nil && p.restarts > 0 && p.ctx.Err() == nil && !p.over()
+		if restart {
+			p.restarts--
+		}
+		p.mu.Unlock()
+		if stopped || p.ctx.Err() != nil || err == nil || p.over() {
+			return // the job is over, and the worker was told so
+		}
+		if !restart {
+			p.onGiveUp(fmt.Errorf("worker %d exited (%v) and the restart budget is spent; last message: %s", i, err, last.String()))
+			return
+		}
+		p.logf("worker %d exited (%v); starting another", i, exitStatus(err))
+		p.spawn(i)
+	}()
+}
+
+// stop lets workers leave on their own (the master tells them the job is
+// over), then kills whatever is still running after a grace period.
+func (p *workerPool) stop() {
+	p.mu.Lock()
+	p.stopped = true
+	p.mu.Unlock()
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-time.After(3 * time.Second):
+	}
+	p.mu.Lock()
+	for _, cmd := range p.procs {
+		cmd.Process.Signal(syscall.SIGKILL)
+	}
+	p.mu.Unlock()
+	<-done
+}
+
+func exitStatus(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}
+
+// lastLine forwards a worker's stderr, line by line, to logf and keeps the
+// last line for error messages.
+type lastLine struct {
+	prefix string
+	logf   func(string, ...any)
+	mu     sync.Mutex // guards buf, last
+	buf    []byte
+	last   string
+}
+
+func (l *lastLine) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, b...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			break
+		}
+		l.last = string(l.buf[:i])
+		l.buf = l.buf[i+1:]
+		l.logf("%s%s", l.prefix, l.last)
+	}
+	return len(b), nil
+}
+
+func (l *lastLine) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == "" {
+		return "(none)"
+	}
+	return l.last
+}

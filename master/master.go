@@ -1,0 +1,405 @@
+package master
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/rpc"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"time"
+
+	"gomr.dev/internal/inputs"
+	"gomr.dev/mr"
+)
+
+// ErrJobFailed wraps the reason a job failed, as returned by Run.
+var ErrJobFailed = errors.New("job failed")
+
+// Options configure a Master. Zero values take the documented defaults.
+type Options struct {
+	Inputs      []string          // regular files, as returned by inputs.Expand
+	NReduce     int               // default 10
+	Listen      string            // default mr.DefaultAddr
+	OutDir      string            // default "."
+	TaskTimeout time.Duration     // default 10s
+	MaxAttempts int               // default 4
+	SplitSize   int64             // bytes; 0 means never split
+	Params      map[string]string // passed to every task
+	// Logf reports events worth a human's attention. Default: discard.
+	Logf func(format string, args ...any)
+}
+
+func (o *Options) setDefaults() {
+	if o.NReduce == 0 {
+		o.NReduce = 10
+	}
+	if o.Listen == "" {
+		o.Listen = mr.DefaultAddr
+	}
+	if o.OutDir == "" {
+		o.OutDir = "."
+	}
+	if o.TaskTimeout == 0 {
+		o.TaskTimeout = 10 * time.Second
+	}
+	if o.MaxAttempts == 0 {
+		o.MaxAttempts = 4
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+}
+
+func (o *Options) validate() error {
+	switch {
+	case len(o.Inputs) == 0:
+		return inputs.ErrNoInputs
+	case o.NReduce < 1:
+		return fmt.Errorf("--nreduce %d: must be at least 1", o.NReduce)
+	case o.TaskTimeout < 100*time.Millisecond:
+		return fmt.Errorf("--task-timeout %v: must be at least 100ms", o.TaskTimeout)
+	case o.MaxAttempts < 1:
+		return fmt.Errorf("--max-attempts %d: must be at least 1", o.MaxAttempts)
+	case o.SplitSize < 0:
+		return fmt.Errorf("--split-size %d: must not be negative", o.SplitSize)
+	}
+	return nil
+}
+
+// pollWait is how long GetTask holds a worker that has nothing to do,
+// waiting for a task to free up, before telling it to ask again.
+const pollWait = time.Second
+
+// exitGrace bounds how long a finished master lingers so that its workers
+// hear "exit" from it rather than finding it gone.
+const exitGrace = 2 * time.Second
+
+// Master serves one job to workers over net/rpc.
+type Master struct {
+	opt    Options
+	ln     net.Listener
+	addr   string
+	jobDir string
+	outDir string // absolute
+
+	mu      sync.Mutex    // guards the fields below
+	sched   *Scheduler    //
+	changed chan struct{} // closed and replaced when the schedule changes
+	told    map[string]bool
+
+	closing chan struct{} // closed when Run is shutting down
+	conns   sync.WaitGroup
+	connMu  sync.Mutex // guards open
+	open    map[net.Conn]bool
+}
+
+// New checks the options, creates the job's scratch directory and starts
+// listening, so that workers can be started as soon as it returns. The
+// caller must call Run, which releases all of it.
+func New(opt Options) (*Master, error) {
+	opt.setDefaults()
+	if err := opt.validate(); err != nil {
+		return nil, err
+	}
+	splits, err := inputs.Splits(opt.Inputs, opt.SplitSize)
+	if err != nil {
+		return nil, err
+	}
+	out, err := filepath.Abs(opt.OutDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, fmt.Errorf("--out %s: %w", opt.OutDir, err)
+	}
+	if err := removeOldOutput(out); err != nil {
+		return nil, err
+	}
+	id := make([]byte, 4)
+	rand.Read(id)
+	jobDir := filepath.Join(out, ".mr-"+hex.EncodeToString(id))
+	if err := os.Mkdir(jobDir, 0o755); err != nil {
+		return nil, fmt.Errorf("--out %s: %w", opt.OutDir, err)
+	}
+	ln, err := listen(opt.Listen)
+	if err != nil {
+		os.RemoveAll(jobDir)
+		return nil, err
+	}
+	m := &Master{
+		opt:    opt,
+		ln:     ln,
+		addr:   opt.Listen,
+		jobDir: jobDir,
+		outDir: out,
+		sched: NewScheduler(Config{
+			Splits:      splits,
+			NReduce:     opt.NReduce,
+			TaskTimeout: opt.TaskTimeout,
+			MaxAttempts: opt.MaxAttempts,
+			MaxLost:     3 * opt.MaxAttempts,
+		}),
+		changed: make(chan struct{}),
+		told:    make(map[string]bool),
+		closing: make(chan struct{}),
+		open:    make(map[net.Conn]bool),
+	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
+		m.addr = tcp.String()
+	}
+	return m, nil
+}
+
+var outputName = regexp.MustCompile(`^mr-out-[0-9]+$`)
+
+// removeOldOutput deletes mr-out-* files left by an earlier job, so the
+// directory never mixes this job's output with stale partitions.
+func removeOldOutput(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if outputName.MatchString(e.Name()) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("remove old output: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// listen opens addr. A unix socket file left by a master that died is
+// removed, but one that still answers is someone else's: refuse it.
+func listen(addr string) (net.Listener, error) {
+	network, address, err := mr.ParseAddr(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--listen: %w", err)
+	}
+	if network == "unix" {
+		if _, err := os.Stat(address); err == nil {
+			if c, err := net.DialTimeout("unix", address, time.Second); err == nil {
+				c.Close()
+				return nil, fmt.Errorf("--listen %s: another master is already listening there; stop it or pick another address", addr)
+			}
+			os.Remove(address)
+		}
+	}
+	ln, err := net.Listen(network, address)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// Addr is the address workers should dial.
+func (m *Master) Addr() string { return m.addr }
+
+// Status is a snapshot of the job's progress.
+func (m *Master) Status() Status {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sched.Status()
+}
+
+// Run serves workers until every output is committed (nil), the job fails
+// (an error wrapping ErrJobFailed), or ctx ends (ctx.Err()). Either way it
+// stops listening, closes every connection, waits for its goroutines and
+// removes the scratch directory before it returns.
+func (m *Master) Run(ctx context.Context) error {
+	srv := rpc.NewServer()
+	if err := srv.RegisterName(mr.ServiceName, &service{m}); err != nil {
+		return err
+	}
+	m.conns.Add(1)
+	go m.accept(srv)
+	defer m.shutdown()
+
+	tick := time.NewTicker(min(max(m.opt.TaskTimeout/4, 50*time.Millisecond), time.Second))
+	defer tick.Stop()
+	for {
+		m.mu.Lock()
+		over, changed := m.sched.Over(), m.changed
+		m.mu.Unlock()
+		if over {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		case now := <-tick.C:
+			m.mu.Lock()
+			events := m.sched.Expire(now)
+			if len(events) > 0 {
+				m.broadcast()
+			}
+			m.mu.Unlock()
+			for _, e := range events {
+				m.opt.Logf("%v", e)
+			}
+		}
+	}
+	m.linger(ctx)
+	m.mu.Lock()
+	failure := m.sched.Failure()
+	m.mu.Unlock()
+	if failure != "" {
+		return fmt.Errorf("%w: %s", ErrJobFailed, failure)
+	}
+	return nil
+}
+
+// linger keeps serving for a moment after the job ends, until every
+// worker heard from recently has been told to exit.
+func (m *Master) linger(ctx context.Context) {
+	deadline := time.Now().Add(exitGrace)
+	for time.Now().Before(deadline) {
+		m.mu.Lock()
+		all := true
+		for w := range m.sched.workers {
+			if !m.told[w] {
+				all = false
+			}
+		}
+		m.mu.Unlock()
+		if all {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// broadcast wakes every GetTask waiting for the schedule to change. The
+// caller holds m.mu.
+func (m *Master) broadcast() {
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+func (m *Master) accept(srv *rpc.Server) {
+	defer m.conns.Done()
+	for {
+		conn, err := m.ln.Accept()
+		if err != nil {
+			return // closed by shutdown
+		}
+		m.connMu.Lock()
+		select {
+		case <-m.closing:
+			m.connMu.Unlock()
+			conn.Close()
+			return
+		default:
+		}
+		m.open[conn] = true
+		m.conns.Add(1)
+		m.connMu.Unlock()
+		go func() {
+			defer m.conns.Done()
+			srv.ServeConn(conn)
+			m.connMu.Lock()
+			delete(m.open, conn)
+			m.connMu.Unlock()
+		}()
+	}
+}
+
+func (m *Master) shutdown() {
+	m.connMu.Lock()
+	close(m.closing)
+	m.ln.Close()
+	for c := range m.open {
+		c.Close()
+	}
+	m.connMu.Unlock()
+	m.conns.Wait()
+	os.RemoveAll(m.jobDir)
+}
+
+// service is the RPC face of Master. Its methods hold m.mu only around
+// scheduler calls, never across I/O.
+type service struct{ m *Master }
+
+func (s *service) GetTask(args mr.GetTaskArgs, reply *mr.GetTaskReply) error {
+	m := s.m
+	timer := time.NewTimer(pollWait)
+	defer timer.Stop()
+	for {
+		m.mu.Lock()
+		action, task := m.sched.Assign(args.Worker, time.Now())
+		changed := m.changed
+		if action == mr.Exit {
+			m.told[args.Worker] = true
+			reply.Failure = m.sched.Failure()
+		}
+		m.mu.Unlock()
+		if action != mr.Wait {
+			reply.Action = action
+			if action == mr.Run {
+				task.Dir = m.jobDir
+				task.Params = m.opt.Params
+				task.Heartbeat = m.opt.TaskTimeout / 4
+				reply.Task = task
+			}
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			reply.Action = mr.Wait
+			return nil
+		case <-m.closing:
+			reply.Action = mr.Wait
+			return nil
+		}
+	}
+}
+
+func (s *service) Heartbeat(args mr.HeartbeatArgs, reply *mr.HeartbeatReply) error {
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	reply.Done = s.m.sched.Heartbeat(args.Worker, args.Task, time.Now())
+	return nil
+}
+
+func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
+	m := s.m
+	if args.Failure == "" && args.Task.Kind == mr.ReduceTask && filepath.Dir(args.Output) != m.jobDir {
+		args.Failure = fmt.Sprintf("reduce output %q is outside the job directory", args.Output)
+	}
+	m.mu.Lock()
+	outcome := m.sched.Complete(args, time.Now())
+	if outcome != Ignored {
+		m.broadcast()
+	}
+	m.mu.Unlock()
+	reply.Accepted = outcome == Accepted || outcome == Duplicate
+	switch {
+	case outcome == Retrying:
+		m.opt.Logf("%v task %d attempt %d failed, will retry: %s", args.Task.Kind, args.Task.ID, args.Task.Attempt, args.Failure)
+	case outcome == Accepted && args.Task.Kind == mr.ReduceTask:
+		// Commit outside the lock: the task is in taskCommitting, so no
+		// other attempt can commit meanwhile and the job cannot end.
+		final := filepath.Join(m.outDir, fmt.Sprintf("mr-out-%d", args.Task.ID))
+		err := os.Rename(args.Output, final)
+		m.mu.Lock()
+		if m.sched.Committed(args.Task.ID, err) == Retrying {
+			m.opt.Logf("reduce task %d: %v; will retry", args.Task.ID, err)
+		}
+		m.broadcast()
+		m.mu.Unlock()
+		reply.Accepted = err == nil
+	}
+	return nil
+}

@@ -1,0 +1,342 @@
+#!/usr/bin/env bash
+# End-to-end scenarios against bin/mr and bin/apps/*.so, in the spirit of the
+# 6.5840 lab's test-mr.sh: every distributed run must match `mr seq`, byte for
+# byte once sorted. Each scenario prints PASS or FAIL; the script exits
+# non-zero if any failed. Every process runs under `timeout`, so nothing hangs.
+#
+# Usage: scripts/test-mr.sh [SCENARIO...]   (default: all)
+set -u
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+MR=$ROOT/bin/mr
+APPS=$ROOT/bin/apps
+INPUTS=("$ROOT"/testdata/text-*.txt)
+GOBUILDFLAGS=${GOBUILDFLAGS:--trimpath}
+T=${T:-120} # seconds any one process may run
+
+for f in "$MR" "$APPS/wc.so"; do
+	[[ -x $f || -f $f ]] || { echo "test-mr: $f is missing; run 'make build apps' first" >&2; exit 1; }
+done
+((${#INPUTS[@]} > 0)) || { echo "test-mr: no testdata/text-*.txt inputs" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/test-mr.XXXXXX)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	# Workers restarted by loops are children of those loops' subshells.
+	pkill -9 -f "$WORK" 2>/dev/null
+	[[ -n ${KEEP:-} ]] && echo "test-mr: kept $WORK" || rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+passed=0
+failed=0
+pass() { echo "PASS $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+
+# bg CMD...: start a bounded background process and remember it.
+bg() {
+	timeout -k 2 "$T" "$@" &
+	PIDS+=($!)
+}
+
+# newdir NAME: a fresh directory for a scenario; cd into it.
+newdir() {
+	mkdir -p "$WORK/$1" && cd "$WORK/$1" || exit 1
+}
+
+# reference APP [--param ...]: sorted `mr seq` output into ./ref.
+reference() {
+	local app=$1
+	shift
+	mkdir -p seq
+	timeout -k 2 "$T" "$MR" seq --out seq "$@" "$APPS/$app.so" "${INPUTS[@]}" || return 1
+	sort seq/mr-out-0 >ref
+}
+
+# same NAME: compare sorted mr-out-* in . with ./ref.
+same() {
+	if ! compgen -G "mr-out-*" >/dev/null; then
+		fail "$1" "no mr-out-* files"
+		return 1
+	fi
+	sort mr-out-* >all
+	if cmp -s all ref; then
+		return 0
+	fi
+	fail "$1" "output differs from mr seq ($(diff all ref | head -3 | tr '\n' ' '))"
+	return 1
+}
+
+# cluster APP NWORKERS [master flags...]: a lab-style cluster in ., waits
+# for it, and returns the master's exit status.
+cluster() {
+	local app=$1 n=$2
+	shift 2
+	timeout -k 2 "$T" "$MR" master "$@" "${INPUTS[@]}" 2>master.log &
+	local m=$!
+	PIDS+=("$m")
+	local w=()
+	for i in $(seq "$n"); do
+		timeout -k 2 "$T" "$MR" worker "$APPS/$app.so" 2>"worker-$i.log" &
+		w+=($!)
+		PIDS+=($!)
+	done
+	wait "$m"
+	local rc=$?
+	wait "${w[@]}" 2>/dev/null
+	return $rc
+}
+
+scenario_wc() {
+	newdir wc
+	reference wc || { fail wc "mr seq failed"; return; }
+	cluster wc 3 || { fail wc "master exited $?: $(tail -1 master.log)"; return; }
+	same wc || return
+	[[ -z $(find . -maxdepth 1 -name '.mr-*') ]] || { fail wc "scratch directory left behind"; return; }
+	pass wc
+}
+
+scenario_indexer() {
+	newdir indexer
+	reference indexer || { fail indexer "mr seq failed"; return; }
+	cluster indexer 2 || { fail indexer "master exited $?"; return; }
+	same indexer && pass indexer
+}
+
+# Files split into many map tasks must give the same answer as whole files.
+scenario_split() {
+	newdir split
+	reference indexer || { fail split "mr seq failed"; return; }
+	cluster indexer 3 --split-size 20000 --nreduce 3 || { fail split "master exited $?"; return; }
+	same split || return
+	local n
+	n=$(ls mr-out-* | wc -l)
+	[[ $n == 3 ]] || { fail split "want 3 output files, got $n"; return; }
+	pass split
+}
+
+scenario_map_parallel() {
+	newdir map-parallel
+	cluster mtiming 2 || { fail map-parallel "master exited $?"; return; }
+	local times par
+	times=$(cat mr-out-* | grep -c '^times-')
+	par=$(cat mr-out-* | awk '$1 == "parallel" {print $2}')
+	if [[ $times -ne 2 ]]; then
+		fail map-parallel "maps ran in $times worker processes, want 2"
+	elif [[ ${par:-0} -lt 2 ]]; then
+		fail map-parallel "maps did not run in parallel (max $par at once)"
+	else
+		pass map-parallel
+	fi
+}
+
+scenario_reduce_parallel() {
+	newdir reduce-parallel
+	cluster rtiming 2 || { fail reduce-parallel "master exited $?"; return; }
+	local par
+	par=$(cat mr-out-* | awk '$2 > m {m = $2} END {print m + 0}')
+	if [[ $par -lt 2 ]]; then
+		fail reduce-parallel "reduces did not run in parallel (max $par at once)"
+	else
+		pass reduce-parallel
+	fi
+}
+
+scenario_job_count() {
+	newdir job-count
+	cluster jobcount 4 || { fail job-count "master exited $?"; return; }
+	local got
+	got=$(cat mr-out-* | awk '$1 == "a" {print $2}')
+	if [[ $got != "${#INPUTS[@]}" ]]; then
+		fail job-count "map tasks ran $got times, want ${#INPUTS[@]}"
+	else
+		pass job-count
+	fi
+}
+
+# No process may exit while the output is still changing.
+scenario_early_exit() {
+	newdir early-exit
+	reference earlyexit || { fail early-exit "mr seq failed"; return; }
+	timeout -k 2 "$T" "$MR" master "${INPUTS[@]}" 2>master.log &
+	local all=($!)
+	for i in 1 2 3; do
+		timeout -k 2 "$T" "$MR" worker "$APPS/earlyexit.so" 2>/dev/null &
+		all+=($!)
+	done
+	PIDS+=("${all[@]}")
+	wait -n "${all[@]}"
+	sort mr-out-* 2>/dev/null >first
+	wait "${all[@]}"
+	sort mr-out-* >final
+	if ! cmp -s first final; then
+		fail early-exit "a process exited before the output was final"
+	elif ! cmp -s final ref; then
+		fail early-exit "output differs from mr seq"
+	else
+		pass early-exit
+	fi
+}
+
+# Workers exit or stall at random; a loop restarts them. The answer must
+# still equal the reference computed without crashes.
+scenario_crash() {
+	newdir crash
+	reference nocrash || { fail crash "mr seq failed"; return; }
+	timeout -k 2 "$T" "$MR" master --task-timeout 2s "${INPUTS[@]}" 2>master.log &
+	local m=$!
+	PIDS+=("$m")
+	for i in 1 2 3; do
+		(
+			while kill -0 "$m" 2>/dev/null; do
+				timeout -k 2 "$T" "$MR" worker --connect-timeout 3s "$APPS/crash.so" 2>/dev/null
+				sleep 0.2
+			done
+		) &
+		PIDS+=($!)
+	done
+	wait "$m" || { fail crash "master exited $?: $(tail -1 master.log)"; return; }
+	same crash && pass crash
+}
+
+# A worker killed with SIGKILL in the middle of a map task: the task runs
+# again elsewhere and the output is exact.
+scenario_worker_killed() {
+	newdir worker-killed
+	reference slow || { fail worker-killed "mr seq failed"; return; }
+	timeout -k 2 "$T" "$MR" master --task-timeout 1s --param sleep=1s "${INPUTS[@]}" 2>master.log &
+	local m=$!
+	PIDS+=("$m")
+	timeout -k 2 "$T" "$MR" worker -v "$APPS/slow.so" 2>victim.log &
+	local victim=$!
+	PIDS+=("$victim")
+	local i
+	for ((i = 0; i < 200; i++)); do
+		grep -q "map task .* start" victim.log 2>/dev/null && break
+		sleep 0.05
+	done
+	# SIGKILL the worker itself, not just the timeout wrapping it.
+	pkill -9 -P "$victim"
+	kill -9 "$victim" 2>/dev/null
+	bg "$MR" worker "$APPS/slow.so" 2>/dev/null
+	bg "$MR" worker "$APPS/slow.so" 2>/dev/null
+	wait "$m" || { fail worker-killed "master exited $?: $(tail -1 master.log)"; return; }
+	grep -q "lost" master.log || { fail worker-killed "the master never noticed the lost task"; return; }
+	same worker-killed && pass worker-killed
+}
+
+# mr run: one command, a master plus worker processes.
+scenario_run() {
+	newdir run
+	reference wc || { fail run "mr seq failed"; return; }
+	timeout -k 2 "$T" "$MR" run --workers 3 --out . "$APPS/wc.so" "${INPUTS[@]}" 2>run.log ||
+		{ fail run "mr run exited $?: $(tail -1 run.log)"; return; }
+	same run && pass run
+}
+
+# mr run replaces workers that die.
+scenario_run_crash() {
+	newdir run-crash
+	reference nocrash || { fail run-crash "mr seq failed"; return; }
+	timeout -k 2 "$T" "$MR" run --workers 3 --task-timeout 2s --out . "$APPS/crash.so" "${INPUTS[@]}" 2>run.log ||
+		{ fail run-crash "mr run exited $?: $(tail -1 run.log)"; return; }
+	same run-crash && pass run-crash
+}
+
+# expect_error NAME WANT CMD...: CMD must exit non-zero within the time
+# limit, printing one line on stderr that contains WANT, and no stack trace.
+expect_error() {
+	local name=$1 want=$2
+	shift 2
+	timeout -k 2 30 "$@" >out.txt 2>err.txt
+	local rc=$?
+	if [[ $rc == 0 ]]; then
+		fail "$name" "exited 0, want an error"
+	elif [[ $rc == 124 || $rc == 137 ]]; then
+		fail "$name" "hung"
+	elif ! grep -qF -- "$want" err.txt; then
+		fail "$name" "stderr lacks '$want': $(head -3 err.txt)"
+	elif grep -q "goroutine \|panic(" err.txt; then
+		fail "$name" "printed a stack trace"
+	else
+		pass "$name"
+	fi
+}
+
+scenario_bad_input() {
+	newdir bad-input
+	expect_error bad-input/missing-file "missing.txt" "$MR" master --listen unix:m.sock missing.txt
+	mkfifo fifo
+	expect_error bad-input/not-regular "not a regular file" "$MR" master --listen unix:m.sock fifo
+	expect_error bad-input/no-inputs "no inputs" "$MR" master
+	expect_error bad-input/bad-flag "unknown flag: --bogus" "$MR" master --bogus x
+	expect_error bad-input/bad-nreduce "--nreduce 0" "$MR" run --nreduce 0 "$APPS/wc.so" "${INPUTS[0]}"
+	expect_error bad-input/bad-param "--param" "$MR" master --param nokey "${INPUTS[0]}"
+	expect_error bad-input/no-app "no such file" "$MR" worker missing.so
+	expect_error bad-input/unreachable "unreachable" "$MR" worker --master unix:nobody.sock --connect-timeout 1s "$APPS/wc.so"
+	expect_error bad-input/unknown-command "unknown command" "$MR" frobnicate
+
+	for p in nomap badsig; do
+		(cd "$ROOT" && go build $GOBUILDFLAGS -buildmode=plugin -o "$WORK/bad-input/$p.so" ./testdata/plugins/$p) ||
+			{ fail bad-input/plugin-$p "could not build the test plugin"; continue; }
+	done
+	expect_error bad-input/plugin-nomap "does not export Map" "$MR" worker nomap.so
+	expect_error bad-input/plugin-badsig "exports Map as func(string) []mr.KeyValue" "$MR" worker badsig.so
+	expect_error bad-input/plugin-not-so "$ROOT/README.md" "$MR" seq "$ROOT/README.md" "${INPUTS[0]}"
+
+	# Binary and empty input are fine, and still exact.
+	mkdir data
+	head -c 300000 /dev/urandom >data/random.bin
+	: >data/empty.txt
+	cp "${INPUTS[0]}" data/
+	mkdir seq
+	timeout -k 2 "$T" "$MR" seq --out seq "$APPS/wc.so" data >/dev/null 2>&1 || { fail bad-input/binary "mr seq failed"; return; }
+	sort seq/mr-out-0 >ref
+	timeout -k 2 "$T" "$MR" run --workers 2 --split-size 50000 --out . "$APPS/wc.so" data 2>run.log ||
+		{ fail bad-input/binary "mr run exited $?: $(tail -1 run.log)"; return; }
+	same bad-input/binary && pass bad-input/binary
+}
+
+# An app that panics on some input: the job fails after --max-attempts with
+# a message naming the task, the input and the panic, and every process ends.
+scenario_poison() {
+	newdir poison
+	cp "${INPUTS[0]}" good.txt
+	printf 'some words\nthen POISON here\n' >bad.txt
+	timeout -k 2 60 "$MR" master --max-attempts 2 good.txt bad.txt 2>master.log &
+	local m=$!
+	local w=()
+	for i in 1 2; do
+		timeout -k 2 60 "$MR" worker "$APPS/poison.so" 2>"worker-$i.log" &
+		w+=($!)
+	done
+	PIDS+=("$m" "${w[@]}")
+	wait "$m"
+	local rc=$?
+	local wrc=0
+	for p in "${w[@]}"; do wait "$p" || wrc=$?; done
+	if [[ $rc == 0 ]]; then
+		fail poison "master exited 0 for a job whose map always panics"
+	elif [[ $rc == 124 || $rc == 137 || $wrc == 124 || $wrc == 137 ]]; then
+		fail poison "a process hung"
+	elif ! grep -q "map task .*bad.txt.*failed 2 times.*panic: poison: found POISON" master.log; then
+		fail poison "master message lacks task, input or panic: $(tail -1 master.log)"
+	elif ! grep -q "job failed" worker-1.log; then
+		fail poison "worker did not say the job failed: $(tail -1 worker-1.log)"
+	else
+		pass poison
+	fi
+	expect_error poison/run "panic: poison" "$MR" run --workers 2 --max-attempts 2 --out . "$APPS/poison.so" good.txt bad.txt
+}
+
+ALL=(wc indexer split map_parallel reduce_parallel job_count early_exit crash worker_killed run run_crash bad_input poison)
+want=("$@")
+((${#want[@]})) || want=("${ALL[@]}")
+for s in "${want[@]}"; do
+	"scenario_${s//-/_}"
+	cd "$WORK" || exit 1
+done
+echo "test-mr: $passed passed, $failed failed"
+((failed == 0))

@@ -1,0 +1,119 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/rpc"
+	"sync"
+	"time"
+
+	"gomr.dev/mr"
+)
+
+// Master is what a worker needs from its master. Client implements it over
+// net/rpc; tests use fakes.
+type Master interface {
+	GetTask(ctx context.Context, args mr.GetTaskArgs) (mr.GetTaskReply, error)
+	Heartbeat(ctx context.Context, args mr.HeartbeatArgs) (mr.HeartbeatReply, error)
+	Report(ctx context.Context, args mr.ReportArgs) (mr.ReportReply, error)
+}
+
+// errCallTimeout is returned when the master does not answer in time.
+var errCallTimeout = errors.New("master did not answer in time")
+
+// Client calls a master over net/rpc, dialling on first use and again
+// after any transport failure. It is safe for concurrent use.
+type Client struct {
+	addr    string
+	timeout time.Duration // per call, on top of the master's long poll
+
+	mu  sync.Mutex  // guards rpc
+	rpc *rpc.Client // nil until dialled, and after a failure
+}
+
+// NewClient returns a client for the master at addr ("host:port" or
+// "unix:/path"). It does not dial yet.
+func NewClient(addr string, timeout time.Duration) (*Client, error) {
+	if _, _, err := mr.ParseAddr(addr); err != nil {
+		return nil, err
+	}
+	return &Client{addr: addr, timeout: timeout}, nil
+}
+
+func (c *Client) GetTask(ctx context.Context, args mr.GetTaskArgs) (mr.GetTaskReply, error) {
+	var r mr.GetTaskReply
+	return r, c.call(ctx, "GetTask", args, &r)
+}
+
+func (c *Client) Heartbeat(ctx context.Context, args mr.HeartbeatArgs) (mr.HeartbeatReply, error) {
+	var r mr.HeartbeatReply
+	return r, c.call(ctx, "Heartbeat", args, &r)
+}
+
+func (c *Client) Report(ctx context.Context, args mr.ReportArgs) (mr.ReportReply, error) {
+	var r mr.ReportReply
+	return r, c.call(ctx, "Report", args, &r)
+}
+
+// Close drops the connection, if any.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rpc == nil {
+		return nil
+	}
+	err := c.rpc.Close()
+	c.rpc = nil
+	return err
+}
+
+func (c *Client) conn(ctx context.Context) (*rpc.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rpc != nil {
+		return c.rpc, nil
+	}
+	network, address, _ := mr.ParseAddr(c.addr)
+	d := net.Dialer{Timeout: c.timeout}
+	conn, err := d.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	c.rpc = rpc.NewClient(conn)
+	return c.rpc, nil
+}
+
+// call makes one RPC with a deadline; net/rpc has none of its own. On a
+// transport failure the connection is dropped so the next call redials.
+func (c *Client) call(ctx context.Context, method string, args, reply any) error {
+	cl, err := c.conn(ctx)
+	if err != nil {
+		return err
+	}
+	timer := time.NewTimer(c.timeout)
+	defer timer.Stop()
+	call := cl.Go(mr.ServiceName+"."+method, args, reply, make(chan *rpc.Call, 1))
+	select {
+	case <-call.Done:
+		err = call.Error
+	case <-timer.C:
+		err = errCallTimeout
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		var se rpc.ServerError
+		if !errors.As(err, &se) {
+			c.mu.Lock()
+			if c.rpc == cl {
+				cl.Close()
+				c.rpc = nil
+			}
+			c.mu.Unlock()
+		}
+		return fmt.Errorf("%s: %w", method, err)
+	}
+	return nil
+}
