@@ -111,7 +111,7 @@ func writeRun(a *app.App, name string, recs []record) (pairs, size int64, err er
 			}
 			v, err := callCombine(a, key, values)
 			if err != nil {
-				return 0, 0, fmt.Errorf("Combine(%q): %v", key, err)
+				return 0, 0, fmt.Errorf("Combine(%.80q): %v", key, err)
 			}
 			if err := w.Write(key, v); err != nil {
 				return 0, 0, err
@@ -186,7 +186,7 @@ func runReduce(a *app.App, t mr.Task) (rep mr.ReportArgs) {
 		rep.Stats.InputRecords += int64(len(values))
 		v, err := callReduce(a, key, values)
 		if err != nil {
-			rep.Failure = fmt.Sprintf("Reduce(%q): %v", key, err)
+			rep.Failure = fmt.Sprintf("Reduce(%.80q): %v", key, err)
 			return rep
 		}
 		bw.WriteString(key)

@@ -79,6 +79,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 }
 
+// maxFailure bounds the failure text sent to the master, which prints it.
+const maxFailure = 2000
+
 type worker struct {
 	Options
 }
@@ -98,6 +101,9 @@ func (w *worker) run(ctx context.Context, t mr.Task) error {
 	}
 	stop()
 	rep.Worker, rep.Task = w.ID, t.TaskRef
+	if len(rep.Failure) > maxFailure {
+		rep.Failure = rep.Failure[:maxFailure] + "..."
+	}
 	if rep.Failure != "" {
 		w.Logf("%v task %d attempt %d: failed: %s", t.Kind, t.ID, t.Attempt, rep.Failure)
 	}

@@ -59,6 +59,9 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first signal, restore the default action, so that a
+	// second Ctrl-C ends a process stuck in app code at once.
+	context.AfterFunc(ctx, stop)
 	err := cmd(ctx, os.Args[2:])
 	if err == nil {
 		return
