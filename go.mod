@@ -3,6 +3,6 @@ module gomr.dev
 go 1.26.8
 
 require (
-	github.com/klauspost/compress v1.20.4 // indirect
-	github.com/spf13/pflag v1.0.10 // indirect
+	github.com/klauspost/compress v1.20.4
+	github.com/spf13/pflag v1.0.10
 )
