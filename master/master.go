@@ -30,6 +30,8 @@ type Options struct {
 	TaskTimeout time.Duration     // default 10s
 	MaxAttempts int               // default 4
 	SplitSize   int64             // bytes; 0 means never split
+	MapMemory   int               // map-side sort buffer, bytes; default 64 MiB
+	MergeFactor int               // most runs merged at once; default 64
 	Params      map[string]string // passed to every task
 	// Logf reports events worth a human's attention. Default: discard.
 	Logf func(format string, args ...any)
@@ -51,6 +53,12 @@ func (o *Options) setDefaults() {
 	if o.MaxAttempts == 0 {
 		o.MaxAttempts = 4
 	}
+	if o.MapMemory == 0 {
+		o.MapMemory = 64 << 20
+	}
+	if o.MergeFactor == 0 {
+		o.MergeFactor = 64
+	}
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
@@ -68,6 +76,10 @@ func (o *Options) validate() error {
 		return fmt.Errorf("--max-attempts %d: must be at least 1", o.MaxAttempts)
 	case o.SplitSize < 0:
 		return fmt.Errorf("--split-size %d: must not be negative", o.SplitSize)
+	case o.MapMemory < 4<<10:
+		return fmt.Errorf("--map-memory %d: must be at least 4 KiB", o.MapMemory)
+	case o.MergeFactor < 2:
+		return fmt.Errorf("--merge-factor %d: must be at least 2", o.MergeFactor)
 	}
 	return nil
 }
@@ -107,7 +119,7 @@ func New(opt Options) (*Master, error) {
 	if err := opt.validate(); err != nil {
 		return nil, err
 	}
-	splits, err := inputs.Splits(opt.Inputs, opt.SplitSize)
+	tasks, err := inputs.Tasks(opt.Inputs, opt.SplitSize)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +151,7 @@ func New(opt Options) (*Master, error) {
 		jobDir: jobDir,
 		outDir: out,
 		sched: NewScheduler(Config{
-			Splits:      splits,
+			Tasks:       tasks,
 			NReduce:     opt.NReduce,
 			TaskTimeout: opt.TaskTimeout,
 			MaxAttempts: opt.MaxAttempts,
@@ -350,6 +362,8 @@ func (s *service) GetTask(args mr.GetTaskArgs, reply *mr.GetTaskReply) error {
 				task.Dir = m.jobDir
 				task.Params = m.opt.Params
 				task.Heartbeat = m.opt.TaskTimeout / 4
+				task.MapMemory = m.opt.MapMemory
+				task.MergeFactor = m.opt.MergeFactor
 				reply.Task = task
 			}
 			return nil
@@ -375,8 +389,8 @@ func (s *service) Heartbeat(args mr.HeartbeatArgs, reply *mr.HeartbeatReply) err
 
 func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 	m := s.m
-	if args.Failure == "" && args.Task.Kind == mr.ReduceTask && filepath.Dir(args.Output) != m.jobDir {
-		args.Failure = fmt.Sprintf("reduce output %q is outside the job directory", args.Output)
+	if args.Failure == "" && filepath.Dir(args.Output) != m.jobDir {
+		args.Failure = fmt.Sprintf("task output %q is outside the job directory", args.Output)
 	}
 	m.mu.Lock()
 	outcome := m.sched.Complete(args, time.Now())

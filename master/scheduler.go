@@ -52,8 +52,9 @@ type task struct {
 	failures int       // failed attempts so far
 	lost     int       // lost attempts since the last attempt that was not lost
 	lastErr  string
-	runs     []string // map: the committed run per partition
-	output   string   // reduce: the winning attempt's output file
+	output   string       // the winning attempt's output file
+	index    []int64      // map: where each partition's run starts in output
+	stats    mr.TaskStats // reduce: the committing attempt's counters
 }
 
 // running reports whether any attempt is still in flight.
@@ -68,7 +69,7 @@ func (t *task) running() bool {
 
 // Config is what a Scheduler needs to know about the job.
 type Config struct {
-	Splits      []mr.Split
+	Tasks       [][]mr.Split // the inputs of each map task
 	NReduce     int
 	TaskTimeout time.Duration // silence after which an attempt is lost
 	MaxAttempts int           // failed attempts of one task before the job fails
@@ -87,6 +88,8 @@ type Scheduler struct {
 	reducesLeft int
 	failure     string // why the job failed; "" while it has not
 	workers     map[string]time.Time
+	mapStats    mr.TaskStats // summed over committed map attempts
+	reduceStats mr.TaskStats // summed over committed reduce attempts
 }
 
 // Event is something the scheduler decided on its own, such as giving up
@@ -105,9 +108,9 @@ func (e Event) String() string {
 func NewScheduler(cfg Config) *Scheduler {
 	s := &Scheduler{
 		cfg:         cfg,
-		maps:        make([]task, len(cfg.Splits)),
+		maps:        make([]task, len(cfg.Tasks)),
 		reduces:     make([]task, cfg.NReduce),
-		mapsLeft:    len(cfg.Splits),
+		mapsLeft:    len(cfg.Tasks),
 		reducesLeft: cfg.NReduce,
 		workers:     make(map[string]time.Time),
 	}
@@ -157,7 +160,7 @@ func (s *Scheduler) attempt(ref mr.TaskRef) (*task, *attempt) {
 // Assign gives worker the next task to run: a map task while any is
 // queued, then reduce tasks once every map has committed. It returns
 // mr.Wait when nothing can start yet and mr.Exit once the job is over.
-// The returned task carries the scheduling fields only (TaskRef, Split,
+// The returned task carries the scheduling fields only (TaskRef, Splits,
 // Runs, NMap, NReduce).
 func (s *Scheduler) Assign(worker string, now time.Time) (mr.Action, mr.Task) {
 	s.workers[worker] = now
@@ -166,7 +169,7 @@ func (s *Scheduler) Assign(worker string, now time.Time) (mr.Action, mr.Task) {
 	}
 	if id, ok := pop(&s.mapQueue, s.maps); ok {
 		t := s.start(&s.maps[id], worker, now)
-		t.Split = s.cfg.Splits[id]
+		t.Splits = s.cfg.Tasks[id]
 		return mr.Run, t
 	}
 	if s.mapsLeft > 0 {
@@ -175,8 +178,9 @@ func (s *Scheduler) Assign(worker string, now time.Time) (mr.Action, mr.Task) {
 	if id, ok := pop(&s.reduceQueue, s.reduces); ok {
 		t := s.start(&s.reduces[id], worker, now)
 		for m := range s.maps {
-			if r := s.maps[m].runs[id]; r != "" {
-				t.Runs = append(t.Runs, r)
+			mt := &s.maps[m]
+			if n := mt.index[id+1] - mt.index[id]; n > 0 {
+				t.Runs = append(t.Runs, mr.Segment{Path: mt.output, Offset: mt.index[id], Length: n})
 			}
 		}
 		return mr.Run, t
@@ -257,20 +261,36 @@ func (s *Scheduler) Complete(rep mr.ReportArgs, now time.Time) Outcome {
 		s.settle(t)
 		return Retrying
 	}
-	if t.ref.Kind == mr.MapTask && len(rep.Runs) != len(s.reduces) {
+	if t.ref.Kind == mr.MapTask && !validIndex(rep.Index, len(s.reduces)) {
 		return Ignored // malformed; the task will time out and run again
 	}
 	a.state = attemptOK
 	t.lost = 0
 	if t.ref.Kind == mr.MapTask {
 		t.state = taskDone
-		t.runs = rep.Runs
+		t.output, t.index = rep.Output, rep.Index
 		s.mapsLeft--
+		s.mapStats.Add(rep.Stats)
 		return Accepted
 	}
 	t.state = taskCommitting
 	t.output = rep.Output
+	t.stats = rep.Stats
 	return Accepted
+}
+
+// validIndex checks a map output's partition index: n+1 offsets that
+// never go backwards.
+func validIndex(index []int64, n int) bool {
+	if len(index) != n+1 || index[0] < 0 {
+		return false
+	}
+	for i := 1; i < len(index); i++ {
+		if index[i] < index[i-1] {
+			return false
+		}
+	}
+	return true
 }
 
 // Committed finishes a reduce left in taskCommitting by Complete. A non-nil
@@ -284,6 +304,7 @@ func (s *Scheduler) Committed(id int, err error) Outcome {
 	if err == nil {
 		t.state = taskDone
 		s.reducesLeft--
+		s.reduceStats.Add(t.stats)
 		return Accepted
 	}
 	for i := range t.attempts {
@@ -360,7 +381,11 @@ func (s *Scheduler) describe(t *task) string {
 	if t.ref.Kind == mr.ReduceTask {
 		return fmt.Sprintf("partition %d of %d", t.ref.ID, len(s.reduces))
 	}
-	sp := s.cfg.Splits[t.ref.ID]
+	splits := s.cfg.Tasks[t.ref.ID]
+	if len(splits) > 1 {
+		return fmt.Sprintf("%d inputs, %s to %s", len(splits), splits[0].File, splits[len(splits)-1].File)
+	}
+	sp := splits[0]
 	if sp.Whole {
 		return "input " + sp.File
 	}
@@ -376,6 +401,7 @@ type Status struct {
 	Reduces, ReducesDone, ReducesRunning int
 	Workers                              int // heard from within the task timeout
 	Failure                              string
+	MapStats, ReduceStats                mr.TaskStats // summed over committed tasks
 }
 
 // Over reports whether the job has ended, well or badly.
@@ -384,7 +410,8 @@ func (st Status) Over() bool {
 }
 
 func (s *Scheduler) Status() Status {
-	st := Status{Maps: len(s.maps), Reduces: len(s.reduces), Workers: len(s.workers), Failure: s.failure}
+	st := Status{Maps: len(s.maps), Reduces: len(s.reduces), Workers: len(s.workers), Failure: s.failure,
+		MapStats: s.mapStats, ReduceStats: s.reduceStats}
 	st.MapsDone = len(s.maps) - s.mapsLeft
 	st.ReducesDone = len(s.reduces) - s.reducesLeft
 	for i := range s.maps {

@@ -12,25 +12,27 @@ import (
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func newTestScheduler(nMap, nReduce int) *Scheduler {
-	splits := make([]mr.Split, nMap)
-	for i := range splits {
-		splits[i] = mr.Split{File: fmt.Sprintf("in-%d", i), Length: 10, Whole: true}
+	tasks := make([][]mr.Split, nMap)
+	for i := range tasks {
+		tasks[i] = []mr.Split{{File: fmt.Sprintf("in-%d", i), Length: 10, Whole: true}}
 	}
-	return NewScheduler(Config{Splits: splits, NReduce: nReduce, TaskTimeout: 10 * time.Second, MaxAttempts: 3, MaxLost: 5})
+	return NewScheduler(Config{Tasks: tasks, NReduce: nReduce, TaskTimeout: 10 * time.Second, MaxAttempts: 3, MaxLost: 5})
 }
 
-func runs(n int, prefix string) []string {
-	r := make([]string, n)
-	for i := range r {
-		r[i] = fmt.Sprintf("%s-r%d", prefix, i)
+// index is a partition index for n partitions of 10 bytes each.
+func index(n int) []int64 {
+	idx := make([]int64, n+1)
+	for i := range idx {
+		idx[i] = int64(10 * i)
 	}
-	return r
+	return idx
 }
 
 func ok(w string, t mr.Task, nReduce int) mr.ReportArgs {
 	rep := mr.ReportArgs{Worker: w, Task: t.TaskRef}
 	if t.Kind == mr.MapTask {
-		rep.Runs = runs(nReduce, fmt.Sprintf("m%d-a%d", t.ID, t.Attempt))
+		rep.Output = fmt.Sprintf("m%d-a%d", t.ID, t.Attempt)
+		rep.Index = index(nReduce)
 	} else {
 		rep.Output = fmt.Sprintf("out%d-a%d", t.ID, t.Attempt)
 	}
@@ -50,7 +52,7 @@ func TestHappyPath(t *testing.T) {
 	s := newTestScheduler(2, 2)
 	m0 := mustAssign(t, s, "a", t0, mr.MapTask, 0)
 	m1 := mustAssign(t, s, "b", t0, mr.MapTask, 1)
-	if m0.Split.File != "in-0" || m0.Attempt != 1 || m0.NReduce != 2 || m0.NMap != 2 {
+	if m0.Splits[0].File != "in-0" || m0.Attempt != 1 || m0.NReduce != 2 || m0.NMap != 2 {
 		t.Fatalf("map task = %+v", m0)
 	}
 	if a, _ := s.Assign("c", t0); a != mr.Wait {
@@ -64,7 +66,7 @@ func TestHappyPath(t *testing.T) {
 	}
 	s.Complete(ok("b", m1, 2), t0)
 	r0 := mustAssign(t, s, "a", t0, mr.ReduceTask, 0)
-	if want := "m0-a1-r0,m1-a1-r0"; strings.Join(r0.Runs, ",") != want {
+	if want := "[{m0-a1 0 10} {m1-a1 0 10}]"; fmt.Sprint(r0.Runs) != want {
 		t.Fatalf("reduce runs = %v; want %s", r0.Runs, want)
 	}
 	r1 := mustAssign(t, s, "b", t0, mr.ReduceTask, 1)
@@ -93,13 +95,13 @@ func TestEmptyPartitionsAreSkipped(t *testing.T) {
 	m0 := mustAssign(t, s, "a", t0, mr.MapTask, 0)
 	m1 := mustAssign(t, s, "a", t0, mr.MapTask, 1)
 	rep := ok("a", m0, 2)
-	rep.Runs[1] = ""
+	rep.Index = []int64{0, 10, 10} // partition 1 is empty
 	s.Complete(rep, t0)
 	s.Complete(ok("a", m1, 2), t0)
 	mustAssign(t, s, "a", t0, mr.ReduceTask, 0)
 	r1 := mustAssign(t, s, "a", t0, mr.ReduceTask, 1)
-	if strings.Join(r1.Runs, ",") != "m1-a1-r1" {
-		t.Fatalf("runs = %v", r1.Runs)
+	if want := "[{m1-a1 10 10}]"; fmt.Sprint(r1.Runs) != want {
+		t.Fatalf("runs = %v; want %s", r1.Runs, want)
 	}
 }
 
@@ -130,7 +132,7 @@ func TestTimeoutReassigns(t *testing.T) {
 		t.Fatalf("second report = %v; want ignored", o)
 	}
 	r := mustAssign(t, s, "b", t0.Add(22*time.Second), mr.ReduceTask, 0)
-	if r.Runs[0] != "m0-a1-r0" {
+	if r.Runs[0].Path != "m0-a1" {
 		t.Fatalf("reduce reads %v; want the first attempt's run", r.Runs)
 	}
 	// The slow attempt's heartbeat now learns the task is done.
@@ -166,18 +168,21 @@ func TestUnknownReportsAreIgnored(t *testing.T) {
 	s := newTestScheduler(1, 1)
 	mustAssign(t, s, "a", t0, mr.MapTask, 0)
 	for _, ref := range []mr.TaskRef{
-		{Kind: mr.MapTask, ID: 0, Attempt: 2},   // never issued
-		{Kind: mr.MapTask, ID: 7, Attempt: 1},   // no such task
+		{Kind: mr.MapTask, ID: 0, Attempt: 2},    // never issued
+		{Kind: mr.MapTask, ID: 7, Attempt: 1},    // no such task
 		{Kind: mr.ReduceTask, ID: 0, Attempt: 1}, // not issued yet
 		{Kind: 0, ID: 0, Attempt: 1},
 	} {
-		if o := s.Complete(mr.ReportArgs{Worker: "x", Task: ref, Runs: runs(1, "x")}, t0); o != Ignored {
+		if o := s.Complete(mr.ReportArgs{Worker: "x", Task: ref, Output: "x", Index: index(1)}, t0); o != Ignored {
 			t.Errorf("Complete(%+v) = %v; want ignored", ref, o)
 		}
 	}
-	// A map report with the wrong number of partitions is malformed.
-	if o := s.Complete(mr.ReportArgs{Worker: "a", Task: mr.TaskRef{Kind: mr.MapTask, ID: 0, Attempt: 1}, Runs: runs(3, "x")}, t0); o != Ignored {
-		t.Errorf("malformed report = %v; want ignored", o)
+	// A map report with the wrong number of partitions, or an index that
+	// goes backwards, is malformed.
+	for _, idx := range [][]int64{index(3), {0, 20, 10}, nil} {
+		if o := s.Complete(mr.ReportArgs{Worker: "a", Task: mr.TaskRef{Kind: mr.MapTask, ID: 0, Attempt: 1}, Output: "x", Index: idx}, t0); o != Ignored {
+			t.Errorf("report with index %v = %v; want ignored", idx, o)
+		}
 	}
 }
 

@@ -1,6 +1,6 @@
 package mr
 
-import "hash/fnv"
+import "iter"
 
 // KeyValue is one pair emitted by Map.
 type KeyValue struct {
@@ -17,6 +17,18 @@ type MapFunc = func(filename string, contents string) []KeyValue
 // owned by Reduce for the duration of the call.
 type ReduceFunc = func(key string, values []string) string
 
+// MapEmitFunc is the streaming form of Map: it hands each pair to emit
+// instead of returning them all, so the engine can sort and spill them
+// within its memory budget. emit copies its arguments; it must be called
+// only during the Map call. A plugin declares one form of Map or the other.
+type MapEmitFunc = func(filename string, contents string, emit func(key, value string))
+
+// ReduceIterFunc is the streaming form of Reduce: values are read from the
+// merge as the loop asks for them, so a key may have more values than fit
+// in memory. The sequence is valid only during the call, and can be ranged
+// over once.
+type ReduceIterFunc = func(key string, values iter.Seq[string]) string
+
 // CombineFunc has Reduce's signature. It is applied on the map side only and
 // must be safe to apply to any subset of a key's values, any number of times.
 type CombineFunc = func(key string, values []string) string
@@ -27,7 +39,11 @@ type PartitionFunc = func(key string, nReduce int) int
 // DefaultPartition is the lab's partitioner: FNV-1a 32-bit of the key,
 // masked to 31 bits, modulo nReduce.
 func DefaultPartition(key string, nReduce int) int {
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	return int(h.Sum32()&0x7fffffff) % nReduce
+	// FNV-1a, as hash/fnv computes it, without its allocation.
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= 16777619
+	}
+	return int(h&0x7fffffff) % nReduce
 }

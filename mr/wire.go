@@ -41,6 +41,14 @@ type Split struct {
 	Whole  bool // the split is the whole file, so its lines need no trimming
 }
 
+// Segment is one map task's sorted run for one partition: Length bytes of
+// Path starting at Offset.
+type Segment struct {
+	Path   string
+	Offset int64
+	Length int64
+}
+
 // TaskRef names one attempt of a task.
 type TaskRef struct {
 	Kind    TaskKind
@@ -51,10 +59,14 @@ type TaskRef struct {
 // Task is an assignment handed to a worker.
 type Task struct {
 	TaskRef
-	Split   Split    // map tasks
-	Runs    []string // reduce tasks: sorted runs of this partition, in map task order
+	Splits  []Split   // map tasks: the inputs, each passed to Map in turn
+	Runs    []Segment // reduce tasks: this partition's runs, in map task order
 	NReduce int
 	NMap    int
+	// MapMemory is the map-side sort buffer's budget in bytes.
+	MapMemory int
+	// MergeFactor is the most runs a merge reads at once.
+	MergeFactor int
 	// Dir is the job's scratch directory, shared by master and workers.
 	// Workers write map runs and reduce output there.
 	Dir    string
@@ -102,12 +114,13 @@ type ReportArgs struct {
 	// Failure is empty on success. Otherwise it says what went wrong, such
 	// as an app's panic message with the record it was working on.
 	Failure string
-	// Runs, for a successful map task, holds one path per reduce
-	// partition, "" where the partition received no pairs.
-	Runs []string
-	// Output, for a successful reduce task, is the finished output file,
+	// Output and Index, for a successful map task: the file holding one
+	// sorted run per partition, and NReduce+1 offsets into it; partition
+	// p's run is Index[p]:Index[p+1], empty when they are equal.
+	// For a successful reduce task, Output is the finished output file,
 	// which the master renames into place if this attempt commits first.
 	Output string
+	Index  []int64
 	Stats  TaskStats
 }
 
@@ -115,8 +128,20 @@ type ReportArgs struct {
 type TaskStats struct {
 	InputBytes   int64 // bytes of input read
 	InputRecords int64 // pairs read by a reduce, Map calls by a map
-	OutputPairs  int64 // pairs written
+	OutputPairs  int64 // pairs written (after Combine, for a map)
 	OutputBytes  int64 // bytes written, compressed where compressed
+	Spills       int64 // map: spill files written
+	SpillBytes   int64 // bytes of spills and merge passes, map or reduce
+}
+
+// Add sums o into s.
+func (s *TaskStats) Add(o TaskStats) {
+	s.InputBytes += o.InputBytes
+	s.InputRecords += o.InputRecords
+	s.OutputPairs += o.OutputPairs
+	s.OutputBytes += o.OutputBytes
+	s.Spills += o.Spills
+	s.SpillBytes += o.SpillBytes
 }
 
 type ReportReply struct {

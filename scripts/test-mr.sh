@@ -236,6 +236,28 @@ scenario_run() {
 	same run && pass run
 }
 
+# A tiny --map-memory forces map tasks to spill and merge their spills, and
+# a merge factor of 2 forces multi-pass merges on both sides; with and
+# without a Combine, the answer must not change.
+scenario_spill() {
+	newdir spill
+	local app
+	for app in wc indexer; do
+		mkdir -p "$app" && cd "$app" || return
+		reference "$app" || { fail "spill/$app" "mr seq failed"; cd ..; continue; }
+		timeout -k 2 "$T" "$MR" run --workers 2 --map-memory 16KiB --merge-factor 2 --split-size 100000 --out . \
+			"$APPS/$app.so" "${INPUTS[@]}" 2>run.log || { fail "spill/$app" "mr run exited $?: $(tail -1 run.log)"; cd ..; continue; }
+		local spills
+		spills=$(sed -n 's/.* \([0-9]*\) map spills$/\1/p' run.log)
+		if [[ ${spills:-0} -lt 10 ]]; then
+			fail "spill/$app" "only ${spills:-0} spills under a 16KiB buffer"
+		elif same "spill/$app"; then
+			pass "spill/$app"
+		fi
+		cd ..
+	done
+}
+
 # mr run replaces workers that die.
 scenario_run_crash() {
 	newdir run-crash
@@ -331,7 +353,7 @@ scenario_poison() {
 	expect_error poison/run "panic: poison" "$MR" run --workers 2 --max-attempts 2 --out . "$APPS/poison.so" good.txt bad.txt
 }
 
-ALL=(wc indexer split map_parallel reduce_parallel job_count early_exit crash worker_killed run run_crash bad_input poison)
+ALL=(wc indexer split spill map_parallel reduce_parallel job_count early_exit crash worker_killed run run_crash bad_input poison)
 want=("$@")
 ((${#want[@]})) || want=("${ALL[@]}")
 for s in "${want[@]}"; do

@@ -2,20 +2,29 @@ package worker
 
 import (
 	"fmt"
+	"iter"
 	"path/filepath"
 	"runtime"
 	"strings"
 
 	"gomr.dev/internal/app"
-	"gomr.dev/mr"
 )
 
 // The calls below run app code and turn a panic into an error that says
 // what panicked and where, e.g. "panic: boom (at poison/main.go:21)".
 
-func callMap(a *app.App, file, contents string) (kvs []mr.KeyValue, err error) {
+// callMap runs whichever form of Map the app has, handing every pair to
+// emit in the order Map produced it.
+func callMap(a *app.App, file, contents string, emit func(key, value string)) (err error) {
 	defer recoverTo(&err)
-	return a.Map(file, contents), nil
+	if a.MapEmit != nil {
+		a.MapEmit(file, contents, emit)
+		return nil
+	}
+	for _, kv := range a.Map(file, contents) {
+		emit(kv.Key, kv.Value)
+	}
+	return nil
 }
 
 func callReduce(a *app.App, key string, values []string) (out string, err error) {
@@ -23,18 +32,14 @@ func callReduce(a *app.App, key string, values []string) (out string, err error)
 	return a.Reduce(key, values), nil
 }
 
+func callReduceIter(a *app.App, key string, values iter.Seq[string]) (out string, err error) {
+	defer recoverTo(&err)
+	return a.ReduceIter(key, values), nil
+}
+
 func callCombine(a *app.App, key string, values []string) (out string, err error) {
 	defer recoverTo(&err)
 	return a.Combine(key, values), nil
-}
-
-func callPartition(a *app.App, key string, n int) (p int, err error) {
-	defer recoverTo(&err)
-	p = a.Partition(key, n)
-	if p < 0 || p >= n {
-		return 0, fmt.Errorf("Partition returned %d for key %q; want 0 to %d", p, key, n-1)
-	}
-	return p, nil
 }
 
 func recoverTo(err *error) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"gomr.dev/internal/app"
 	"gomr.dev/mr"
@@ -25,11 +26,12 @@ func Sequential(a *app.App, files []string, outDir string, params map[string]str
 		if err != nil {
 			return fmt.Errorf("read %s: %w", f, err)
 		}
-		out, err := callMap(a, f, string(data))
+		err = callMap(a, f, string(data), func(k, v string) {
+			kvs = append(kvs, mr.KeyValue{Key: strings.Clone(k), Value: strings.Clone(v)})
+		})
 		if err != nil {
 			return fmt.Errorf("Map(%s): %w", f, err)
 		}
-		kvs = append(kvs, out...)
 	}
 	slices.SortStableFunc(kvs, func(x, y mr.KeyValue) int { return cmp.Compare(x.Key, y.Key) })
 
@@ -49,7 +51,12 @@ func Sequential(a *app.App, files []string, outDir string, params map[string]str
 			values = append(values, kvs[j].Value)
 			j++
 		}
-		out, err := callReduce(a, kvs[i].Key, values)
+		var out string
+		if a.ReduceIter != nil {
+			out, err = callReduceIter(a, kvs[i].Key, valuesOf(values))
+		} else {
+			out, err = callReduce(a, kvs[i].Key, values)
+		}
 		if err != nil {
 			return fmt.Errorf("Reduce(%q): %w", kvs[i].Key, err)
 		}

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"bufio"
-	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,164 +9,84 @@ import (
 	"unsafe"
 
 	"gomr.dev/internal/app"
-	"gomr.dev/internal/codec"
 	"gomr.dev/internal/inputs"
+	"gomr.dev/internal/shuffle"
 	"gomr.dev/mr"
 )
 
-// runMap reads the task's split, calls Map, and writes one sorted run per
-// non-empty partition into the job directory. The report names the runs.
+// runMap calls Map on each of the task's splits in turn and writes their
+// pairs, partitioned, sorted and combined, to one output file in the job
+// directory. The report names the file and its partition index.
 func runMap(a *app.App, t mr.Task) mr.ReportArgs {
 	var rep mr.ReportArgs
-	data, err := inputs.Read(t.Split)
+	base := filepath.Join(t.Dir, fmt.Sprintf("m%d-a%d", t.ID, t.Attempt))
+	var combine shuffle.CombineFunc
+	if a.Combine != nil {
+		combine = func(key string, values []string) (string, error) {
+			v, err := callCombine(a, key, values)
+			if err != nil {
+				return "", fmt.Errorf("Combine(%.80q): %v", key, err)
+			}
+			return v, nil
+		}
+	}
+	buf := shuffle.NewBuffer(t.NReduce, t.MapMemory, t.MergeFactor, base, combine)
+	emit := func(key, value string) {
+		buf.Add(partition(a, key, t.NReduce), key, value)
+	}
+	for _, s := range t.Splits {
+		data, err := inputs.Read(s)
+		if err != nil {
+			rep.Failure = err.Error()
+			buf.Finish(base) // removes spills
+			return rep
+		}
+		rep.Stats.InputBytes += int64(len(data))
+		rep.Stats.InputRecords++
+		// Map may keep substrings of contents; data is never written to
+		// again, so sharing its bytes is safe.
+		contents := unsafe.String(unsafe.SliceData(data), len(data))
+		if err := callMap(a, s.File, contents, emit); err != nil {
+			rep.Failure = fmt.Sprintf("Map(%s): %v", s.File, err)
+			buf.Finish(base)
+			return rep
+		}
+	}
+	index, stats, err := buf.Finish(base)
 	if err != nil {
 		rep.Failure = err.Error()
 		return rep
 	}
-	rep.Stats.InputBytes = int64(len(data))
-	rep.Stats.InputRecords = 1
-	// Map may keep substrings of contents in its keys and values; data is
-	// never written to again, so sharing its bytes is safe.
-	kvs, err := callMap(a, t.Split.File, unsafe.String(unsafe.SliceData(data), len(data)))
-	if err != nil {
-		rep.Failure = fmt.Sprintf("Map(%s): %v", t.Split.File, err)
-		return rep
-	}
-	recs := make([]record, len(kvs))
-	for i, kv := range kvs {
-		p, err := callPartition(a, kv.Key, t.NReduce)
-		if err != nil {
-			rep.Failure = err.Error()
-			return rep
-		}
-		recs[i] = record{part: p, kv: kv}
-	}
-	// Stable, so a key's values keep the order Map emitted them in.
-	slices.SortStableFunc(recs, func(x, y record) int {
-		if c := cmp.Compare(x.part, y.part); c != 0 {
-			return c
-		}
-		return cmp.Compare(x.kv.Key, y.kv.Key)
-	})
-	rep.Runs = make([]string, t.NReduce)
-	for len(recs) > 0 {
-		p := recs[0].part
-		n := 1
-		for n < len(recs) && recs[n].part == p {
-			n++
-		}
-		name := filepath.Join(t.Dir, fmt.Sprintf("m%d-a%d-r%d", t.ID, t.Attempt, p))
-		pairs, size, err := writeRun(a, name, recs[:n])
-		if err != nil {
-			rep.Failure = err.Error()
-			return rep
-		}
-		rep.Runs[p] = name
-		rep.Stats.OutputPairs += pairs
-		rep.Stats.OutputBytes += size
-		recs = recs[n:]
-	}
+	rep.Output, rep.Index = base, index
+	rep.Stats.OutputPairs = stats.Pairs
+	rep.Stats.OutputBytes = index[len(index)-1]
+	rep.Stats.Spills = stats.Spills
+	rep.Stats.SpillBytes = stats.SpillBytes
 	return rep
 }
 
-type record struct {
-	part int
-	kv   mr.KeyValue
-}
-
-// writeRun writes recs, sorted by key, to name through a temporary file,
-// combining each key's values first when the app has a Combine.
-func writeRun(a *app.App, name string, recs []record) (pairs, size int64, err error) {
-	tmp := name + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return 0, 0, err
+// partition calls the app's Partition, panicking with a clear message when
+// its answer is out of range; the panic surfaces as Map's failure.
+func partition(a *app.App, key string, n int) int {
+	p := a.Partition(key, n)
+	if p < 0 || p >= n {
+		panic(fmt.Sprintf("Partition returned %d for key %.80q; want 0 to %d", p, key, n-1))
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 256<<10)
-	w := codec.NewWriter(bw)
-	var values []string
-	for len(recs) > 0 {
-		key := recs[0].kv.Key
-		n := 1
-		for n < len(recs) && recs[n].kv.Key == key {
-			n++
-		}
-		if a.Combine == nil {
-			for _, r := range recs[:n] {
-				if err := w.Write(key, r.kv.Value); err != nil {
-					return 0, 0, err
-				}
-			}
-		} else {
-			values = values[:0]
-			for _, r := range recs[:n] {
-				values = append(values, r.kv.Value)
-			}
-			v, err := callCombine(a, key, values)
-			if err != nil {
-				return 0, 0, fmt.Errorf("Combine(%.80q): %v", key, err)
-			}
-			if err := w.Write(key, v); err != nil {
-				return 0, 0, err
-			}
-		}
-		recs = recs[n:]
-	}
-	if err := w.Close(); err != nil {
-		return 0, 0, err
-	}
-	if err := bw.Flush(); err != nil {
-		return 0, 0, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, 0, err
-	}
-	if err := f.Close(); err != nil {
-		return 0, 0, err
-	}
-	if err := os.Rename(tmp, name); err != nil {
-		return 0, 0, err
-	}
-	return w.Pairs(), fi.Size(), nil
+	return p
 }
 
 // runReduce merges the partition's runs and calls Reduce once per key, in
 // key order, writing "key value" lines to a file in the job directory that
 // the master moves into place if this attempt commits first.
 func runReduce(a *app.App, t mr.Task) (rep mr.ReportArgs) {
-	var readers []*codec.Reader
-	defer func() {
-		for _, r := range readers {
-			r.Close()
-		}
-	}()
-	var files []*os.File
-	defer func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}()
-	for _, path := range t.Runs {
-		f, err := os.Open(path)
-		if err != nil {
-			rep.Failure = fmt.Sprintf("open map output: %v", err)
-			return rep
-		}
-		files = append(files, f)
-		readers = append(readers, codec.NewReader(bufio.NewReaderSize(f, 64<<10)))
-	}
-	m, err := codec.NewMerger(readers)
+	tmpBase := filepath.Join(t.Dir, fmt.Sprintf("r%d-a%d", t.ID, t.Attempt))
+	m, err := shuffle.Open(t.Runs, t.MergeFactor, tmpBase)
 	if err != nil {
 		rep.Failure = fmt.Sprintf("read map output: %v", err)
 		return rep
 	}
+	defer m.Close()
+	rep.Stats.SpillBytes = m.PassBytes
 	name := filepath.Join(t.Dir, fmt.Sprintf("out%d-a%d", t.ID, t.Attempt))
 	out, err := os.Create(name)
 	if err != nil {
@@ -179,12 +98,14 @@ func runReduce(a *app.App, t mr.Task) (rep mr.ReportArgs) {
 	var values []string
 	for m.Next() {
 		key := m.Key()
-		values = values[:0]
-		for v := range m.Values() {
-			values = append(values, v)
+		var v string
+		if a.ReduceIter != nil {
+			v, err = callReduceIter(a, key, m.Values())
+		} else {
+			values = m.AppendValues(values[:0])
+			rep.Stats.InputRecords += int64(len(values))
+			v, err = callReduce(a, key, values)
 		}
-		rep.Stats.InputRecords += int64(len(values))
-		v, err := callReduce(a, key, values)
 		if err != nil {
 			rep.Failure = fmt.Sprintf("Reduce(%.80q): %v", key, err)
 			return rep
@@ -210,3 +131,6 @@ func runReduce(a *app.App, t mr.Task) (rep mr.ReportArgs) {
 	rep.Output = name
 	return rep
 }
+
+// valuesOf adapts a slice to the iterator form, for Sequential.
+var valuesOf = slices.Values[[]string]

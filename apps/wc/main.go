@@ -4,49 +4,80 @@
 //
 // Output: one line per word, "WORD COUNT", with COUNT in decimal.
 //
-// Map emits (word, "1") for every word. Combine and Reduce both add up
-// decimal counts, so Combine may run on any subset of a key's values, any
-// number of times, and Reduce gives the same total whether or not it did.
+// It uses the engine's streaming forms: Map hands each word to emit rather
+// than building a slice of every pair, and Reduce sums the values as the
+// merge yields them. Combine adds up decimal counts, so it may run on any
+// subset of a key's values, any number of times. apps/wclab is the same
+// count written with the lab's signatures.
 package main
 
 import (
 	"fmt"
+	"iter"
 	"strconv"
-	"strings"
 	"unicode"
-
-	"gomr.dev/mr"
+	"unicode/utf8"
 )
 
-func notLetter(r rune) bool { return !unicode.IsLetter(r) }
-
-func Map(filename string, contents string) []mr.KeyValue {
-	words := strings.FieldsFunc(contents, notLetter)
-	kvs := make([]mr.KeyValue, len(words))
-	for i, w := range words {
-		kvs[i] = mr.KeyValue{Key: w, Value: "1"}
+// Map emits (word, "1") for every word in contents. ASCII is classified
+// with a table; other bytes are decoded and asked of unicode.IsLetter.
+func Map(filename string, contents string, emit func(key, value string)) {
+	start := -1 // start of the current word, or -1 between words
+	for i := 0; i < len(contents); {
+		c := contents[i]
+		letter, size := asciiLetter[c], 1 // false for every non-ASCII byte
+		if c >= utf8.RuneSelf {
+			var r rune
+			r, size = utf8.DecodeRuneInString(contents[i:])
+			letter = unicode.IsLetter(r)
+		}
+		if letter {
+			if start < 0 {
+				start = i
+			}
+		} else if start >= 0 {
+			emit(contents[start:i], "1")
+			start = -1
+		}
+		i += size
 	}
-	return kvs
+	if start >= 0 {
+		emit(contents[start:], "1")
+	}
 }
 
-func Combine(key string, values []string) string { return sum(key, values) }
+var asciiLetter = func() (t [256]bool) {
+	for c := range utf8.RuneSelf {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+	}
+	return t
+}()
 
-func Reduce(key string, values []string) string { return sum(key, values) }
-
-// sum adds up values, each a decimal count. A value that is not one means
-// the job's inputs are not this app's, so it panics, failing the task.
-func sum(key string, values []string) string {
+func Combine(key string, values []string) string {
 	total := 0
 	for _, v := range values {
-		if v == "1" { // all values when nothing was combined
-			total++
-			continue
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			panic(fmt.Sprintf("wc: key %q: value %q is not a count", key, v))
-		}
-		total += n
+		total += count(key, v)
 	}
 	return strconv.Itoa(total)
+}
+
+func Reduce(key string, values iter.Seq[string]) string {
+	total := 0
+	for v := range values {
+		total += count(key, v)
+	}
+	return strconv.Itoa(total)
+}
+
+// count parses one value, a decimal count. A value that is not one means
+// the job's inputs are not this app's, so it panics, failing the task.
+func count(key, v string) int {
+	if v == "1" { // every value when nothing was combined
+		return 1
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		panic(fmt.Sprintf("wc: key %q: value %q is not a count", key, v))
+	}
+	return n
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -23,7 +24,9 @@ type jobFlags struct {
 	out         string
 	taskTimeout time.Duration
 	maxAttempts int
-	splitSize   int64
+	splitSize   sizeFlag
+	mapMemory   sizeFlag
+	mergeFactor int
 	params      []string
 }
 
@@ -32,7 +35,10 @@ func (j *jobFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&j.out, "out", ".", "directory for the mr-out-* files")
 	fs.DurationVar(&j.taskTimeout, "task-timeout", 10*time.Second, "give a task to another worker after its worker is silent this long")
 	fs.IntVar(&j.maxAttempts, "max-attempts", 4, "fail the job when one task has failed this many times")
-	fs.Int64Var(&j.splitSize, "split-size", 64<<20, "split input files larger than this many bytes at line boundaries; 0 = never split")
+	j.splitSize, j.mapMemory = 64<<20, 64<<20
+	fs.Var(&j.splitSize, "split-size", "cut input files larger than this at line boundaries, and pack smaller ones into tasks up to it; 0 = never cut")
+	fs.Var(&j.mapMemory, "map-memory", "map-side sort buffer per task; a task spills sorted runs to disk when it fills")
+	fs.IntVar(&j.mergeFactor, "merge-factor", 64, "most sorted runs merged at once; more are merged in several passes")
 	fs.StringArrayVar(&j.params, "param", nil, "job parameter name=value for the app (mr.Param); repeatable")
 }
 
@@ -45,8 +51,10 @@ func (j *jobFlags) check(fs *pflag.FlagSet) error {
 		return usageError(fs, "--task-timeout %v: must be at least 100ms", j.taskTimeout)
 	case j.maxAttempts < 1:
 		return usageError(fs, "--max-attempts %d: must be at least 1", j.maxAttempts)
-	case j.splitSize < 0:
-		return usageError(fs, "--split-size %d: must not be negative", j.splitSize)
+	case j.mapMemory < 4<<10:
+		return usageError(fs, "--map-memory %v: must be at least 4KiB", &j.mapMemory)
+	case j.mergeFactor < 2:
+		return usageError(fs, "--merge-factor %d: must be at least 2", j.mergeFactor)
 	}
 	return nil
 }
@@ -58,7 +66,9 @@ func (j *jobFlags) options(files []string, params map[string]string) master.Opti
 		OutDir:      j.out,
 		TaskTimeout: j.taskTimeout,
 		MaxAttempts: j.maxAttempts,
-		SplitSize:   j.splitSize,
+		SplitSize:   int64(j.splitSize),
+		MapMemory:   int(j.mapMemory),
+		MergeFactor: j.mergeFactor,
 		Params:      params,
 	}
 }
@@ -135,6 +145,13 @@ func workerCmd(ctx context.Context, args []string) error {
 	}
 	if *verbose {
 		opt.Logf = log.New(os.Stderr, "mr worker: ", log.Lmicroseconds).Printf
+	}
+	if prof := os.Getenv("MR_CPUPROFILE"); prof != "" {
+		// For profiling the data plane: MR_CPUPROFILE=/tmp/cpu mr run ...
+		f, err := os.Create(fmt.Sprintf("%s.%d", prof, os.Getpid()))
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer pprof.StopCPUProfile()
+		}
 	}
 	err = worker.Run(ctx, opt)
 	if errors.Is(err, worker.ErrMasterUnreachable) {

@@ -95,6 +95,12 @@ func runCmd(ctx context.Context, args []string) error {
 	st := m.Status()
 	fmt.Fprintf(os.Stderr, "mr run: done: %d map and %d reduce tasks on %d workers in %v; output in %s/mr-out-*\n",
 		st.Maps, st.Reduces, *workers, time.Since(start).Round(time.Millisecond), j.out)
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	inter := st.MapStats.OutputBytes + st.MapStats.SpillBytes + st.ReduceStats.SpillBytes
+	fmt.Fprintf(os.Stderr, "mr run: peak RSS: master %.1f MiB, largest worker %.1f MiB; intermediate %.1f MiB written (%.3f of input); %d map spills\n",
+		float64(ru.Maxrss)/1024, float64(pool.maxRSS())/1024, float64(inter)/(1<<20),
+		float64(inter)/float64(max(st.MapStats.InputBytes, 1)), st.MapStats.Spills)
 	return nil
 }
 
@@ -108,9 +114,10 @@ type workerPool struct {
 	restarts int // replacements left
 	onGiveUp func(error)
 
-	mu      sync.Mutex // guards procs, stopped, restarts
+	mu      sync.Mutex // guards procs, stopped, restarts, rss
 	procs   map[int]*exec.Cmd
 	stopped bool
+	rss     int64 // largest peak RSS of an exited worker, KiB
 	wg      sync.WaitGroup // one per live process
 }
 
@@ -144,6 +151,9 @@ func (p *workerPool) spawn(i int) {
 		defer p.wg.Done()
 		err := cmd.Wait()
 		p.mu.Lock()
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			p.rss = max(p.rss, ru.Maxrss)
+		}
 		stopped := p.stopped
 		delete(p.procs, i)
 		restart := !stopped && err != nil && p.restarts > 0 && p.ctx.Err() == nil && !p.over()
@@ -182,6 +192,14 @@ func (p *workerPool) stop() {
 	}
 	p.mu.Unlock()
 	<-done
+}
+
+// maxRSS is the largest peak resident set of the workers that have
+// exited, in KiB.
+func (p *workerPool) maxRSS() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rss
 }
 
 func exitStatus(err error) string {

@@ -18,12 +18,18 @@ import (
 
 // App is a loaded app. Its funcs are the plugin's own code: they may panic,
 // and they are safe for concurrent use only if the app makes them so.
+//
+// Map and Reduce each come in two forms, and exactly one of each pair is
+// set: the lab's (Map, Reduce) or the streaming one (MapEmit, ReduceIter),
+// whichever the plugin's Map and Reduce are declared as.
 type App struct {
-	Path      string // as given to Load
-	Map       mr.MapFunc
-	Reduce    mr.ReduceFunc
-	Combine   mr.CombineFunc   // nil when the plugin exports none
-	Partition mr.PartitionFunc // mr.DefaultPartition when the plugin exports none
+	Path       string // as given to Load
+	Map        mr.MapFunc
+	MapEmit    mr.MapEmitFunc
+	Reduce     mr.ReduceFunc
+	ReduceIter mr.ReduceIterFunc
+	Combine    mr.CombineFunc   // nil when the plugin exports none
+	Partition  mr.PartitionFunc // mr.DefaultPartition when the plugin exports none
 }
 
 // Classes of Load errors, for errors.Is. The messages of the errors Load
@@ -42,7 +48,9 @@ var (
 // The exports an app must, or may, have, as the errors show them.
 const (
 	sigMap       = "func Map(filename string, contents string) []mr.KeyValue"
+	sigMapEmit   = "func Map(filename string, contents string, emit func(key, value string))"
 	sigReduce    = "func Reduce(key string, values []string) string"
+	sigReduceIt  = "func Reduce(key string, values iter.Seq[string]) string"
 	sigCombine   = "func Combine(key string, values []string) string"
 	sigPartition = "func Partition(key string, nReduce int) int"
 )
@@ -283,10 +291,10 @@ type lookupFunc = func(name string) (plugin.Symbol, error)
 func resolve(path string, lookup lookupFunc) (*App, error) {
 	a := &App{Path: path}
 	var err error
-	if a.Map, err = export[mr.MapFunc](path, lookup, "Map", sigMap, true); err != nil {
+	if a.Map, a.MapEmit, err = exportEither[mr.MapFunc, mr.MapEmitFunc](path, lookup, "Map", sigMap, sigMapEmit); err != nil {
 		return nil, err
 	}
-	if a.Reduce, err = export[mr.ReduceFunc](path, lookup, "Reduce", sigReduce, true); err != nil {
+	if a.Reduce, a.ReduceIter, err = exportEither[mr.ReduceFunc, mr.ReduceIterFunc](path, lookup, "Reduce", sigReduce, sigReduceIt); err != nil {
 		return nil, err
 	}
 	if a.Combine, err = export[mr.CombineFunc](path, lookup, "Combine", sigCombine, false); err != nil {
@@ -338,6 +346,25 @@ func export[F any](path string, lookup lookupFunc, name, sig string, required bo
 		return zero, newError(ErrNotApp, nil, "app %s exports %s as %s; an app must export %s", path, name, has, sig)
 	}
 	return zero, newError(ErrNotApp, nil, "app %s exports %s as %s; %s is optional, but if exported it must be %s", path, name, has, name, sig)
+}
+
+// exportEither resolves a required export that may take either of two
+// forms, sig1 (F1) or sig2 (F2); exactly one of the results is non-nil.
+func exportEither[F1, F2 any](path string, lookup lookupFunc, name, sig1, sig2 string) (F1, F2, error) {
+	var z1 F1
+	var z2 F2
+	if f, err := export[F1](path, lookup, name, sig1, true); err == nil {
+		return f, z2, nil
+	}
+	if f, err := export[F2](path, lookup, name, sig2, true); err == nil {
+		return z1, f, nil
+	}
+	// Report against both forms; export's own message names one.
+	if _, err := export[F1](path, lookup, name, sig1, true); err != nil && strings.Contains(err.Error(), "does not export") {
+		return z1, z2, newError(ErrNotApp, nil, "app %s does not export %s; an app must export %s, or %s", path, name, sig1, sig2)
+	}
+	sym, _ := lookup(name)
+	return z1, z2, newError(ErrNotApp, nil, "app %s exports %s as %s; an app must export %s, or %s", path, name, describe(sym), sig1, sig2)
 }
 
 // describe says what a plugin symbol is: a func's type, or a variable's.

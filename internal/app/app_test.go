@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	"plugin"
 	"reflect"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 
@@ -69,8 +71,8 @@ func funcPtr(f any) uintptr { return reflect.ValueOf(f).Pointer() }
 
 func TestResolve(t *testing.T) {
 	const (
-		wantMap       = "func Map(filename string, contents string) []mr.KeyValue"
-		wantReduce    = "func Reduce(key string, values []string) string"
+		wantMap       = "func Map(filename string, contents string) []mr.KeyValue, or func Map(filename string, contents string, emit func(key, value string))"
+		wantReduce    = "func Reduce(key string, values []string) string, or func Reduce(key string, values iter.Seq[string]) string"
 		wantCombine   = "func Combine(key string, values []string) string"
 		wantPartition = "func Partition(key string, nReduce int) int"
 	)
@@ -154,6 +156,33 @@ func TestResolve(t *testing.T) {
 				t.Errorf("Partition is not the app's")
 			}
 		})
+	}
+}
+
+// The streaming forms resolve into MapEmit and ReduceIter instead.
+func TestResolveStreamingForms(t *testing.T) {
+	emitMap := func(filename, contents string, emit func(key, value string)) { emit(filename, contents) }
+	iterReduce := func(key string, values iter.Seq[string]) string {
+		n := 0
+		for range values {
+			n++
+		}
+		return fmt.Sprint(key, n)
+	}
+	a, err := resolve("x.so", fakeLookup(map[string]plugin.Symbol{"Map": emitMap, "Reduce": iterReduce}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Map != nil || a.Reduce != nil || a.MapEmit == nil || a.ReduceIter == nil {
+		t.Fatalf("resolve = %+v; want only the streaming forms set", a)
+	}
+	var got []string
+	a.MapEmit("f", "c", func(k, v string) { got = append(got, k+"="+v) })
+	if fmt.Sprint(got) != "[f=c]" {
+		t.Errorf("MapEmit emitted %v", got)
+	}
+	if r := a.ReduceIter("k", slices.Values([]string{"a", "b"})); r != "k2" {
+		t.Errorf("ReduceIter = %q", r)
 	}
 }
 

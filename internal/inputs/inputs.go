@@ -208,3 +208,46 @@ func indexByte(b []byte, c byte) int {
 	}
 	return -1
 }
+
+// packParallelism is how many map tasks' worth of input Tasks aims for when
+// it packs small files, so that packing never starves the workers.
+const packParallelism = 16
+
+// Tasks groups splits into map tasks. A file larger than size is cut into
+// splits of its own (see Splits); smaller files are packed, in order, into
+// tasks of up to min(size, total/16) bytes, so that thousands of small
+// files do not each pay a task's overhead, while a few files still make
+// enough tasks to run in parallel. size 0 means never cut a file.
+func Tasks(files []string, size int64) ([][]mr.Split, error) {
+	splits, err := Splits(files, size)
+	if err != nil {
+		return nil, err
+	}
+	var total int64
+	for _, s := range splits {
+		total += s.Length
+	}
+	target := total / packParallelism
+	if size > 0 {
+		target = min(target, size)
+	}
+	var tasks [][]mr.Split
+	var cur []mr.Split
+	var curBytes int64
+	for _, s := range splits {
+		if len(cur) > 0 && (curBytes+s.Length > target || !s.Whole) {
+			tasks = append(tasks, cur)
+			cur, curBytes = nil, 0
+		}
+		cur = append(cur, s)
+		curBytes += s.Length
+		if !s.Whole {
+			tasks = append(tasks, cur)
+			cur, curBytes = nil, 0
+		}
+	}
+	if len(cur) > 0 {
+		tasks = append(tasks, cur)
+	}
+	return tasks, nil
+}

@@ -2,6 +2,7 @@ package inputs
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -109,6 +110,57 @@ func TestExpandErrors(t *testing.T) {
 		_, err := Expand(tc.args)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Expand(%v) = %v; want error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestTasksPacking(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, n int) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, bytes.Repeat([]byte("abcdefg\n"), n/8), 0o644)
+		return p
+	}
+	var small []string
+	for i := range 100 {
+		small = append(small, write(fmt.Sprintf("s%03d", i), 800))
+	}
+	big := write("big", 80000)
+	tests := []struct {
+		name      string
+		files     []string
+		size      int64
+		wantTasks int
+	}{
+		// 100 files of 800 bytes: total/16 = 5000 bytes a task, 6 files each.
+		{"small files packed", small, 1 << 20, 17},
+		// The split size caps packing too: 2 files of 800 per 2000 bytes.
+		{"capped by split size", small, 2000, 50},
+		// Few files each above total/16 stay one task per file.
+		{"few files", small[:4], 1 << 20, 4},
+		// A big file cut in 8 splits of 10000, each its own task.
+		{"big file split", []string{big}, 10000, 8},
+		{"never split, still packed", small, 0, 17},
+	}
+	for _, tc := range tests {
+		tasks, err := Tasks(tc.files, tc.size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tasks) != tc.wantTasks {
+			t.Errorf("%s: %d tasks; want %d", tc.name, len(tasks), tc.wantTasks)
+		}
+		// Every file appears once, in order.
+		var got []string
+		for _, task := range tasks {
+			for _, s := range task {
+				if s.Whole {
+					got = append(got, s.File)
+				}
+			}
+		}
+		if tc.name != "big file split" && strings.Join(got, ",") != strings.Join(tc.files, ",") {
+			t.Errorf("%s: files out of order or lost", tc.name)
 		}
 	}
 }

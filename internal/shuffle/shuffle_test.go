@@ -1,0 +1,218 @@
+package shuffle
+
+import (
+	"cmp"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"gomr.dev/mr"
+)
+
+type pair struct {
+	part       int
+	key, value string
+}
+
+// randomPairs makes n pairs over a small key space, so keys repeat, with
+// values that record their emission order.
+func randomPairs(rng *rand.Rand, n, nPart int) []pair {
+	ps := make([]pair, n)
+	for i := range ps {
+		k := fmt.Sprintf("k%d", rng.Intn(n/4+1))
+		if rng.Intn(10) == 0 {
+			k += strings.Repeat("x", rng.Intn(30)) // some keys past the 8-byte prefix
+		}
+		ps[i] = pair{mr.DefaultPartition(k, nPart), k, strconv.Itoa(i)}
+	}
+	return ps
+}
+
+// readFile reads every partition of a map output file back.
+func readFile(t *testing.T, path string, index []int64) []pair {
+	t.Helper()
+	var out []pair
+	for p := 0; p+1 < len(index); p++ {
+		m, err := Open([]Segment{{Path: path, Offset: index[p], Length: index[p+1] - index[p]}}, 64, path+".r")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m.Next() {
+			for v := range m.Values() {
+				out = append(out, pair{p, m.Key(), v})
+			}
+		}
+		if err := m.Err(); err != nil {
+			t.Fatal(err)
+		}
+		m.Close()
+	}
+	return out
+}
+
+func TestBufferSortsAndSpills(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		budget, factor int
+		wantSpills     bool
+	}{
+		{"in memory", 64 << 20, 64, false},
+		{"spills", 8 << 10, 64, true},
+		{"spills, multi-pass merge", 4 << 10, 2, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewSource(7))
+			pairs := randomPairs(rng, 5000, 5)
+			base := filepath.Join(t.TempDir(), "m0")
+			b := NewBuffer(5, tc.budget, tc.factor, base, nil)
+			for _, p := range pairs {
+				b.Add(p.part, p.key, p.value)
+			}
+			index, stats, err := b.Finish(base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (stats.Spills > 0) != tc.wantSpills {
+				t.Fatalf("spills = %d; want spills: %v", stats.Spills, tc.wantSpills)
+			}
+			want := slices.Clone(pairs)
+			slices.SortStableFunc(want, func(x, y pair) int {
+				return cmp.Or(cmp.Compare(x.part, y.part), strings.Compare(x.key, y.key))
+			})
+			got := readFile(t, base, index)
+			if !slices.Equal(got, want) {
+				t.Fatalf("got %d pairs, want %d; first difference at %d", len(got), len(want), firstDiff(got, want))
+			}
+			left, _ := filepath.Glob(base + ".*")
+			if len(left) > 0 {
+				t.Fatalf("left behind: %v", left)
+			}
+		})
+	}
+}
+
+func firstDiff(a, b []pair) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+func sum(key string, values []string) (string, error) {
+	n := 0
+	for _, v := range values {
+		x, err := strconv.Atoi(v)
+		if err != nil {
+			return "", err
+		}
+		n += x
+	}
+	return strconv.Itoa(n), nil
+}
+
+func TestBufferCombines(t *testing.T) {
+	for _, budget := range []int{64 << 20, 4 << 10} {
+		rng := rand.New(rand.NewSource(3))
+		pairs := randomPairs(rng, 20000, 3)
+		want := map[string]int{}
+		base := filepath.Join(t.TempDir(), "m0")
+		b := NewBuffer(3, budget, 3, base, sum)
+		for _, p := range pairs {
+			b.Add(p.part, p.key, "1")
+			want[p.key]++
+		}
+		index, stats, err := b.Finish(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if budget < 1<<20 && stats.Spills < 3 {
+			t.Fatalf("budget %d: %d spills; want several", budget, stats.Spills)
+		}
+		got := map[string]int{}
+		prev := pair{part: -1}
+		for _, p := range readFile(t, base, index) {
+			if p.part != mr.DefaultPartition(p.key, 3) {
+				t.Fatalf("key %q in partition %d", p.key, p.part)
+			}
+			if p.part == prev.part && p.key <= prev.key {
+				t.Fatalf("key %q after %q: not sorted, or not combined to one pair", p.key, prev.key)
+			}
+			n, _ := strconv.Atoi(p.value)
+			got[p.key] += n
+			prev = p
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("budget %d: combined counts differ", budget)
+		}
+	}
+}
+
+func TestBufferRejectsInconsistentPartition(t *testing.T) {
+	b := NewBuffer(2, 1<<20, 4, filepath.Join(t.TempDir(), "m"), sum)
+	b.Add(0, "k", "1")
+	b.Add(1, "k", "1")
+	if _, _, err := b.Finish(filepath.Join(t.TempDir(), "m")); err == nil || !strings.Contains(err.Error(), "Partition") {
+		t.Fatalf("err = %v; want a Partition error", err)
+	}
+}
+
+// Open over many segments with a small merge factor goes through several
+// passes and still yields every value in segment order.
+func TestOpenMultiPass(t *testing.T) {
+	dir := t.TempDir()
+	var segs []Segment
+	want := map[string][]string{}
+	for s := range 37 {
+		base := filepath.Join(dir, fmt.Sprintf("m%d", s))
+		b := NewBuffer(1, 1<<20, 4, base, nil)
+		for i := range 50 {
+			k := fmt.Sprintf("key%02d", (i*7+s)%13)
+			v := fmt.Sprintf("%d.%d", s, i)
+			b.Add(0, k, v)
+			want[k] = append(want[k], v)
+		}
+		index, _, err := b.Finish(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		segs = append(segs, Segment{Path: base, Offset: index[0], Length: index[1] - index[0]})
+	}
+	m, err := Open(segs, 3, filepath.Join(dir, "r0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.PassBytes == 0 {
+		t.Fatal("37 segments with factor 3 merged in one pass")
+	}
+	got := map[string][]string{}
+	var keys []string
+	for m.Next() {
+		keys = append(keys, m.Key())
+		for v := range m.Values() {
+			got[m.Key()] = append(got[m.Key()], v)
+		}
+	}
+	if err := m.Err(); err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	if !slices.IsSorted(keys) || len(keys) != 13 {
+		t.Fatalf("keys %v", keys)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatal("values differ from input order")
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "r0*")); len(left) > 0 {
+		t.Fatalf("temporary runs left: %v", left)
+	}
+	if _, err := os.Stat(segs[0].Path); err != nil {
+		t.Fatal("Open removed an input segment")
+	}
+}
