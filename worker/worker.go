@@ -30,6 +30,9 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// Logf reports each task and problem. Default: discard.
 	Logf func(format string, args ...any)
+	// Slots is how many tasks run at once in this process. Default 1.
+	// Each slot polls the master on its own, as worker ID/slot.
+	Slots int
 }
 
 // Run asks the master for tasks and runs them until the master says the
@@ -43,7 +46,32 @@ func Run(ctx context.Context, o Options) error {
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
-	w := &worker{Options: o}
+	if o.Slots <= 1 {
+		return (&worker{Options: o}).loop(ctx)
+	}
+	// The first slot to end the run, for good or ill, ends the others:
+	// they would hear the same from the master.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, o.Slots)
+	for i := range o.Slots {
+		so := o
+		so.ID = fmt.Sprintf("%s/%d", o.ID, i)
+		go func() { errs <- (&worker{Options: so}).loop(ctx) }()
+	}
+	first := <-errs
+	cancel()
+	for range o.Slots - 1 {
+		if err := <-errs; first == nil && !errors.Is(err, context.Canceled) {
+			first = err
+		}
+	}
+	return first
+}
+
+// loop is one slot: it polls for tasks and runs them one at a time.
+func (w *worker) loop(ctx context.Context) error {
+	o := w.Options
 	lastOK := time.Now()
 	backoff := 50 * time.Millisecond
 	for {

@@ -118,6 +118,7 @@ func workerCmd(ctx context.Context, args []string) error {
 	addr := fs.String("master", mr.DefaultAddr, "master address: host:port or unix:/path")
 	connectTimeout := fs.Duration("connect-timeout", 10*time.Second, "exit when the master is unreachable for this long")
 	verbose := fs.BoolP("verbose", "v", false, "log every task")
+	slots := fs.Int("slots", 1, "tasks to run at once in this process")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -126,6 +127,9 @@ func workerCmd(ctx context.Context, args []string) error {
 	}
 	if *connectTimeout <= 0 {
 		return usageError(fs, "--connect-timeout must be positive")
+	}
+	if *slots < 1 {
+		return usageError(fs, "--slots %d: must be at least 1", *slots)
 	}
 	a, err := app.Load(fs.Arg(0))
 	if err != nil {
@@ -142,6 +146,7 @@ func workerCmd(ctx context.Context, args []string) error {
 		Master:         client,
 		ID:             fmt.Sprintf("%s-%d-%x", host, os.Getpid(), time.Now().UnixNano()&0xffffff),
 		ConnectTimeout: *connectTimeout,
+		Slots:          *slots,
 	}
 	if *verbose {
 		opt.Logf = log.New(os.Stderr, "mr worker: ", log.Lmicroseconds).Printf

@@ -26,6 +26,7 @@ func runCmd(ctx context.Context, args []string) error {
 	var j jobFlags
 	j.register(fs)
 	workers := fs.Int("workers", runtime.NumCPU(), "number of worker processes")
+	slots := fs.Int("slots", 1, "tasks each worker process runs at once")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -38,6 +39,9 @@ func runCmd(ctx context.Context, args []string) error {
 	}
 	if *workers < 1 {
 		return usageError(fs, "--workers %d: must be at least 1", *workers)
+	}
+	if *slots < 1 {
+		return usageError(fs, "--slots %d: must be at least 1", *slots)
 	}
 	if fs.NArg() < 2 {
 		return usageError(fs, "want APP.so and at least one input")
@@ -75,7 +79,7 @@ func runCmd(ctx context.Context, args []string) error {
 	defer cancel(nil)
 	pool := &workerPool{
 		ctx:      ctx,
-		argv:     []string{self, "worker", "--master", opt.Listen, appPath},
+		argv:     []string{self, "worker", "--master", opt.Listen, "--slots", fmt.Sprint(*slots), appPath},
 		over:     func() bool { return m.Status().Over() },
 		logf:     ui.Logf,
 		restarts: 3 * *workers,
@@ -117,7 +121,7 @@ type workerPool struct {
 	mu      sync.Mutex // guards procs, stopped, restarts, rss
 	procs   map[int]*exec.Cmd
 	stopped bool
-	rss     int64 // largest peak RSS of an exited worker, KiB
+	rss     int64          // largest peak RSS of an exited worker, KiB
 	wg      sync.WaitGroup // one per live process
 }
 

@@ -279,3 +279,47 @@ func TestWorkerGivesUpOnUnreachableMaster(t *testing.T) {
 		t.Fatalf("took %v to give up", d)
 	}
 }
+
+// One worker process with several slots runs tasks concurrently and ends
+// cleanly with the job.
+func TestWorkerSlots(t *testing.T) {
+	files := writeInputs(t, t.TempDir(), 8)
+	a := wordCount()
+	want := reference(t, a, files)
+	var running, most atomic.Int32
+	inner := a.Map
+	a.Map = func(file, contents string) []mr.KeyValue {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond) // let the slots overlap
+		return inner(file, contents)
+	}
+	c := startMaster(t, master.Options{Inputs: files, NReduce: 3})
+	client, err := worker.NewClient(c.m.Addr(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	done := make(chan error, 1)
+	go func() {
+		done <- worker.Run(c.ctx, worker.Options{App: a, Master: client, ID: "w", Slots: 3, ConnectTimeout: 3 * time.Second})
+	}()
+	if err := c.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("worker: %v", err)
+	}
+	if most.Load() < 2 {
+		t.Errorf("at most %d maps ran at once with 3 slots", most.Load())
+	}
+	if got := sortedOutput(t, c.out); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatal("output differs from sequential")
+	}
+}
