@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"os"
 	"path/filepath"
 	"sort"
@@ -321,5 +322,47 @@ func TestWorkerSlots(t *testing.T) {
 	}
 	if got := sortedOutput(t, c.out); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatal("output differs from sequential")
+	}
+}
+
+// The streaming forms end to end: Map emits through a callback and Reduce
+// reads its values as a sequence; a hot key with many values gets through.
+func TestStreamingForms(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for i := range 3 {
+		p := filepath.Join(dir, fmt.Sprintf("f%d", i))
+		os.WriteFile(p, []byte(strings.Repeat("hot cold\n", 20000)), 0o644)
+		files = append(files, p)
+	}
+	a := &app.App{
+		MapEmit: func(file, contents string, emit func(k, v string)) {
+			for _, w := range strings.Fields(contents) {
+				emit(w, "1")
+			}
+		},
+		ReduceIter: func(key string, values iter.Seq[string]) string {
+			n := 0
+			for range values {
+				n++
+			}
+			return strconv.Itoa(n)
+		},
+		Partition: mr.DefaultPartition,
+	}
+	c := startMaster(t, master.Options{Inputs: files, NReduce: 2, MapMemory: 64 << 10})
+	w := c.worker(c.ctx, a, "w")
+	if err := c.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-w; err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(sortedOutput(t, c.out), "\n")
+	if want := "cold 60000\nhot 60000"; got != want {
+		t.Fatalf("got %q; want %q", got, want)
+	}
+	if seq := strings.Join(reference(t, a, files), "\n"); seq != got {
+		t.Fatalf("Sequential gives %q", seq)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -214,5 +215,51 @@ func TestOpenMultiPass(t *testing.T) {
 	}
 	if _, err := os.Stat(segs[0].Path); err != nil {
 		t.Fatal("Open removed an input segment")
+	}
+}
+
+// A key with more values than fit comfortably in memory streams through
+// Values: the live heap stays small while all of them pass.
+func TestManyValuesStream(t *testing.T) {
+	const n, size = 300000, 100 // 30 MB of values for one key
+	dir := t.TempDir()
+	base := filepath.Join(dir, "m0")
+	b := NewBuffer(1, 4<<20, 64, base, nil)
+	val := strings.Repeat("v", size-8)
+	for i := range n {
+		b.Add(0, "hot", fmt.Sprintf("%08d", i)+val)
+	}
+	index, _, err := b.Finish(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = nil
+	m, err := Open([]Segment{{Path: base, Offset: index[0], Length: index[1] - index[0]}}, 64, base+".r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if !m.Next() || m.Key() != "hot" {
+		t.Fatal("no hot key")
+	}
+	var ms runtime.MemStats
+	var peak uint64
+	count := 0
+	for v := range m.Values() {
+		if v[:8] != fmt.Sprintf("%08d", count) {
+			t.Fatalf("value %d out of order: %.8s", count, v)
+		}
+		count++
+		if count%50000 == 0 {
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapAlloc)
+		}
+	}
+	if count != n {
+		t.Fatalf("streamed %d values; want %d", count, n)
+	}
+	if peak > 12<<20 {
+		t.Fatalf("live heap reached %d MiB while streaming %d MiB of values: they are being held", peak>>20, n*size>>20)
 	}
 }
