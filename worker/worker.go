@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -72,13 +73,18 @@ func Run(ctx context.Context, o Options) error {
 // loop is one slot: it polls for tasks and runs them one at a time.
 func (w *worker) loop(ctx context.Context) error {
 	o := w.Options
+	args := mr.GetTaskArgs{Worker: o.ID}
+	var err error
+	if args.SampleSize, err = sampleSize(o.App); err != nil {
+		return fmt.Errorf("SampleSize: %v", err)
+	}
 	lastOK := time.Now()
 	backoff := 50 * time.Millisecond
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		reply, err := o.Master.GetTask(ctx, mr.GetTaskArgs{Worker: o.ID})
+		reply, err := o.Master.GetTask(ctx, args)
 		if err != nil {
 			if silent := time.Since(lastOK); silent > o.ConnectTimeout {
 				return fmt.Errorf("%w for %v: %v", ErrMasterUnreachable, silent.Round(time.Second), err)
@@ -119,15 +125,24 @@ type worker struct {
 func (w *worker) run(ctx context.Context, t mr.Task) error {
 	w.Logf("%v task %d attempt %d: start", t.Kind, t.ID, t.Attempt)
 	mr.SetParams(t.Params)
+	mr.SetCuts(t.Cuts)
 	stop := w.heartbeat(ctx, t)
 	start := time.Now()
 	var rep mr.ReportArgs
-	if t.Kind == mr.MapTask {
+	switch t.Kind {
+	case mr.MapTask:
 		rep = runMap(w.App, t)
-	} else {
+	case mr.SampleTask:
+		rep = runSample(w.App, t)
+	default:
 		rep = runReduce(w.App, t)
 	}
 	stop()
+	if rep.Stats.InputBytes > 8<<20 {
+		// The task's input and buffer are garbage now. Collect them before
+		// the next task reads its input, rather than holding both at once.
+		debug.FreeOSMemory()
+	}
 	rep.Worker, rep.Task = w.ID, t.TaskRef
 	if len(rep.Failure) > maxFailure {
 		rep.Failure = rep.Failure[:maxFailure] + "..."

@@ -156,38 +156,22 @@ func Read(s mr.Split) ([]byte, error) {
 }
 
 // readLines reads the lines that start in [off, off+n) from r. A line
-// starts at 0 and after every '\n'. Reading starts one byte early so that a
+// starts at 0 and after every '\n'. It first finds where the line that
+// straddles the end stops, then reads exactly that span once, so a split
+// costs one buffer of its own size. Reading starts one byte early so that a
 // split beginning exactly at a line start keeps that line.
 func readLines(r io.ReaderAt, off, n int64) ([]byte, error) {
 	start := off
 	if off > 0 {
 		start = off - 1
 	}
-	// Read the split plus slack for the straddling line; grow if needed.
-	want := n + (off - start)
-	buf := make([]byte, 0, want+4096)
-	pos := start
-	for {
-		if cap(buf)-len(buf) < 4096 {
-			buf = append(buf, make([]byte, len(buf))...)[:len(buf)]
-		}
-		m, err := r.ReadAt(buf[len(buf):cap(buf)], pos)
-		buf = buf[:len(buf)+m]
-		pos += int64(m)
-		if int64(len(buf)) >= want {
-			// Past the end of the split: stop once the last line is finished.
-			tail := buf[want-1:]
-			if i := indexByte(tail, '\n'); i >= 0 {
-				buf = buf[:int(want-1)+i+1]
-				break
-			}
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
+	end, err := lineEnd(r, off+n-1)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, end-start)
+	if m, err := r.ReadAt(buf, start); err != nil && !(err == io.EOF && int64(m) == end-start) {
+		return nil, err
 	}
 	if off > 0 {
 		// Drop the partial line that belongs to the previous split.
@@ -198,6 +182,25 @@ func readLines(r io.ReaderAt, off, n int64) ([]byte, error) {
 		buf = buf[i+1:]
 	}
 	return buf, nil
+}
+
+// lineEnd returns the offset just past the first '\n' at or after pos, or
+// the end of the file if there is none.
+func lineEnd(r io.ReaderAt, pos int64) (int64, error) {
+	var chunk [4096]byte
+	for {
+		m, err := r.ReadAt(chunk[:], pos)
+		if i := indexByte(chunk[:m], '\n'); i >= 0 {
+			return pos + int64(i) + 1, nil
+		}
+		pos += int64(m)
+		if err == io.EOF {
+			return pos, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
 }
 
 func indexByte(b []byte, c byte) int {
