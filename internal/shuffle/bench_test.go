@@ -1,0 +1,91 @@
+package shuffle
+
+import (
+	"fmt"
+	"math/rand"
+	"path/filepath"
+	"testing"
+
+	"gomr.dev/mr"
+)
+
+// zipfWords is a word-count-like stream: n words over a Zipf vocabulary.
+func zipfWords(n int) ([]string, int) {
+	rng := rand.New(rand.NewSource(1))
+	z := rand.NewZipf(rng, 1.1, 1, 50000)
+	words := make([]string, n)
+	bytes := 0
+	for i := range words {
+		words[i] = fmt.Sprintf("w%d", z.Uint64())
+		bytes += len(words[i]) + 1
+	}
+	return words, bytes
+}
+
+// BenchmarkBuffer measures a map task's side of the shuffle: adding pairs,
+// sorting or hash-combining them, and writing the task's output file, with
+// and without spills.
+func BenchmarkBuffer(b *testing.B) {
+	words, size := zipfWords(1 << 20)
+	for _, tc := range []struct {
+		name    string
+		budget  int
+		combine CombineFunc
+	}{
+		{"sort", 256 << 20, nil},
+		{"sort-spill", 4 << 20, nil},
+		{"combine", 256 << 20, sum},
+		{"combine-spill", 256 << 10, sum},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			dir := b.TempDir()
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				base := filepath.Join(dir, "m")
+				buf := NewBuffer(10, tc.budget, 64, base, tc.combine)
+				for _, w := range words {
+					buf.Add(mr.DefaultPartition(w, 10), w, "1")
+				}
+				if _, _, err := buf.Finish(base); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkOpenMultiPass measures the reduce side's merge of 64 segments,
+// in one pass and in passes of 4.
+func BenchmarkOpenMultiPass(b *testing.B) {
+	words, size := zipfWords(1 << 18)
+	dir := b.TempDir()
+	var segs []Segment
+	for s := range 64 {
+		base := filepath.Join(dir, fmt.Sprintf("m%d", s))
+		buf := NewBuffer(1, 64<<20, 64, base, nil)
+		for _, w := range words[s*len(words)/64 : (s+1)*len(words)/64] {
+			buf.Add(0, w, "1")
+		}
+		index, _, err := buf.Finish(base)
+		if err != nil {
+			b.Fatal(err)
+		}
+		segs = append(segs, Segment{Path: base, Length: index[1]})
+	}
+	for _, factor := range []int{64, 4} {
+		b.Run(fmt.Sprintf("factor-%d", factor), func(b *testing.B) {
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				m, err := Open(segs, factor, filepath.Join(dir, "r"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				for m.Next() {
+					for range m.Values() {
+					}
+				}
+				m.Close()
+			}
+		})
+	}
+}
