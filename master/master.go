@@ -349,7 +349,11 @@ func (s *service) GetTask(args mr.GetTaskArgs, reply *mr.GetTaskReply) error {
 	defer timer.Stop()
 	for {
 		m.mu.Lock()
-		action, task := m.sched.Assign(args.Worker, time.Now())
+		over := m.sched.Over()
+		action, task := m.sched.Poll(args, time.Now())
+		if !over && m.sched.Over() {
+			m.broadcast() // this poll failed the job: its workers disagree on the app
+		}
 		changed := m.changed
 		if action == mr.Exit {
 			m.told[args.Worker] = true
@@ -389,7 +393,7 @@ func (s *service) Heartbeat(args mr.HeartbeatArgs, reply *mr.HeartbeatReply) err
 
 func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 	m := s.m
-	if args.Failure == "" && filepath.Dir(args.Output) != m.jobDir {
+	if args.Failure == "" && args.Task.Kind != mr.SampleTask && filepath.Dir(args.Output) != m.jobDir {
 		args.Failure = fmt.Sprintf("task output %q is outside the job directory", args.Output)
 	}
 	m.mu.Lock()
@@ -397,7 +401,12 @@ func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 	if outcome != Ignored {
 		m.broadcast()
 	}
+	lastSample := outcome == Accepted && args.Task.Kind == mr.SampleTask && !m.sched.sampling()
+	cuts, sampled := m.sched.Cuts()
 	m.mu.Unlock()
+	if lastSample {
+		m.opt.Logf("sampled %d keys; map tasks partition at %d cut points", sampled, len(cuts))
+	}
 	reply.Accepted = outcome == Accepted || outcome == Duplicate
 	switch {
 	case outcome == Retrying:

@@ -90,6 +90,7 @@ type Scheduler struct {
 	workers     map[string]time.Time
 	mapStats    mr.TaskStats // summed over committed map attempts
 	reduceStats mr.TaskStats // summed over committed reduce attempts
+	sample      samplePhase  // see sample.go
 }
 
 // Event is something the scheduler decided on its own, such as giving up
@@ -113,6 +114,7 @@ func NewScheduler(cfg Config) *Scheduler {
 		mapsLeft:    len(cfg.Tasks),
 		reducesLeft: cfg.NReduce,
 		workers:     make(map[string]time.Time),
+		sample:      samplePhase{plan: samplePlan(cfg.Tasks)},
 	}
 	for i := range s.maps {
 		s.maps[i].ref = mr.TaskRef{Kind: mr.MapTask, ID: i}
@@ -144,6 +146,10 @@ func (s *Scheduler) task(ref mr.TaskRef) *task {
 		if ref.ID >= 0 && ref.ID < len(s.reduces) {
 			return &s.reduces[ref.ID]
 		}
+	case mr.SampleTask:
+		if ref.ID >= 0 && ref.ID < len(s.sample.tasks) {
+			return &s.sample.tasks[ref.ID]
+		}
 	}
 	return nil
 }
@@ -157,15 +163,21 @@ func (s *Scheduler) attempt(ref mr.TaskRef) (*task, *attempt) {
 	return t, &t.attempts[ref.Attempt-1]
 }
 
-// Assign gives worker the next task to run: a map task while any is
+// Assign gives worker the next task to run: the sample tasks first, if
+// the job has a sample phase (see Poll), then a map task while any is
 // queued, then reduce tasks once every map has committed. It returns
 // mr.Wait when nothing can start yet and mr.Exit once the job is over.
 // The returned task carries the scheduling fields only (TaskRef, Splits,
-// Runs, NMap, NReduce).
+// Runs, NMap, NReduce, SampleSize, Cuts). Called before any Poll, it
+// decides that the job has no sample phase.
 func (s *Scheduler) Assign(worker string, now time.Time) (mr.Action, mr.Task) {
 	s.workers[worker] = now
+	s.declare(worker, s.sample.asked) // agrees with any decision; decides "off" if none yet
 	if s.Over() {
 		return mr.Exit, mr.Task{}
+	}
+	if s.sampling() {
+		return s.assignSample(worker, now)
 	}
 	if id, ok := pop(&s.mapQueue, s.maps); ok {
 		t := s.start(&s.maps[id], worker, now)
@@ -205,7 +217,7 @@ func (s *Scheduler) start(t *task, worker string, now time.Time) mr.Task {
 	t.attempts = append(t.attempts, attempt{worker: worker, state: attemptRunning, lastHeard: now})
 	ref := t.ref
 	ref.Attempt = len(t.attempts)
-	return mr.Task{TaskRef: ref, NMap: len(s.maps), NReduce: len(s.reduces)}
+	return mr.Task{TaskRef: ref, NMap: len(s.maps), NReduce: len(s.reduces), Cuts: s.sample.cuts}
 }
 
 // Heartbeat records that an attempt is alive. It returns true when the
@@ -266,6 +278,10 @@ func (s *Scheduler) Complete(rep mr.ReportArgs, now time.Time) Outcome {
 	}
 	a.state = attemptOK
 	t.lost = 0
+	if t.ref.Kind == mr.SampleTask {
+		s.commitSample(t, rep.Sample)
+		return Accepted
+	}
 	if t.ref.Kind == mr.MapTask {
 		t.state = taskDone
 		t.output, t.index = rep.Output, rep.Index
@@ -327,7 +343,7 @@ func (s *Scheduler) Committed(id int, err error) Outcome {
 // timeout, so their tasks run again elsewhere, and forgets silent workers.
 func (s *Scheduler) Expire(now time.Time) []Event {
 	var events []Event
-	for _, tasks := range [][]task{s.maps, s.reduces} {
+	for _, tasks := range [][]task{s.sample.tasks, s.maps, s.reduces} {
 		for i := range tasks {
 			t := &tasks[i]
 			if t.state != taskRunning {
@@ -365,10 +381,13 @@ func (s *Scheduler) settle(t *task) {
 		return
 	}
 	t.state = taskIdle
-	if t.ref.Kind == mr.MapTask {
+	switch t.ref.Kind {
+	case mr.MapTask:
 		s.mapQueue = append(s.mapQueue, t.ref.ID)
-	} else {
+	case mr.ReduceTask:
 		s.reduceQueue = append(s.reduceQueue, t.ref.ID)
+	case mr.SampleTask:
+		s.sample.queue = append(s.sample.queue, t.ref.ID)
 	}
 }
 
@@ -380,6 +399,9 @@ func (s *Scheduler) fail(t *task, why string) {
 func (s *Scheduler) describe(t *task) string {
 	if t.ref.Kind == mr.ReduceTask {
 		return fmt.Sprintf("partition %d of %d", t.ref.ID, len(s.reduces))
+	}
+	if t.ref.Kind == mr.SampleTask {
+		return s.describeSample(t.ref.ID)
 	}
 	splits := s.cfg.Tasks[t.ref.ID]
 	if len(splits) > 1 {
@@ -397,6 +419,7 @@ func (s *Scheduler) Output(id int) string { return s.reduces[id].output }
 
 // Status is a snapshot of the job's progress.
 type Status struct {
+	Samples, SamplesDone, SamplesRunning int // 0, 0, 0 when the job has no sample phase
 	Maps, MapsDone, MapsRunning          int
 	Reduces, ReducesDone, ReducesRunning int
 	Workers                              int // heard from within the task timeout
@@ -417,6 +440,13 @@ func (s *Scheduler) Status() Status {
 	for i := range s.maps {
 		if s.maps[i].state == taskRunning {
 			st.MapsRunning++
+		}
+	}
+	st.Samples = len(s.sample.tasks)
+	st.SamplesDone = st.Samples - s.sample.left
+	for i := range s.sample.tasks {
+		if s.sample.tasks[i].state == taskRunning {
+			st.SamplesRunning++
 		}
 	}
 	for i := range s.reduces {

@@ -20,5 +20,19 @@
 // is applied to each map task's output before it is written, and its results
 // take the place of the values it combined.
 //
+// An app may also export
+//
+//	func SampleSize() int
+//
+// to ask, by returning n > 0, for a range partition: before the map phase
+// the engine runs sample tasks that call Map on a few chunks of the input
+// and keep about n of the keys, and the master computes nReduce-1 cut
+// points from them, which Cuts returns in every later task. Its Partition
+// should call RangePartition, which gives each reduce task one range of
+// keys, so that the outputs, in partition order, are globally sorted. The
+// master learns whether the app samples from the workers' polls
+// (GetTaskArgs.SampleSize): the job's first poll decides, and a later poll
+// that disagrees fails the job.
+//
 // This package holds no goroutines and opens no sockets.
 package mr

@@ -18,6 +18,11 @@ type TaskKind int
 const (
 	MapTask TaskKind = iota + 1
 	ReduceTask
+	// SampleTask reads a few chunks of the input, calls Map on them and
+	// reports a sample of the keys, from which the master computes the
+	// cut points of a range partition. Only apps that export SampleSize
+	// get sample tasks; see RangePartition.
+	SampleTask
 )
 
 func (k TaskKind) String() string {
@@ -26,6 +31,8 @@ func (k TaskKind) String() string {
 		return "map"
 	case ReduceTask:
 		return "reduce"
+	case SampleTask:
+		return "sample"
 	}
 	return "task?"
 }
@@ -59,7 +66,7 @@ type TaskRef struct {
 // Task is an assignment handed to a worker.
 type Task struct {
 	TaskRef
-	Splits  []Split   // map tasks: the inputs, each passed to Map in turn
+	Splits  []Split   // map and sample tasks: the inputs, each passed to Map in turn
 	Runs    []Segment // reduce tasks: this partition's runs, in map task order
 	NReduce int
 	NMap    int
@@ -75,6 +82,12 @@ type Task struct {
 	// the task runs; a task silent for several periods is given to another
 	// worker.
 	Heartbeat time.Duration
+	// SampleSize, for a sample task, is the most keys to report: the
+	// task's share of the sample the app asked for.
+	SampleSize int
+	// Cuts are the range partition's cut points, for the worker to pass to
+	// SetCuts before it runs the task; nil when the job has no sample phase.
+	Cuts []string
 }
 
 // Action tells a polling worker what to do next.
@@ -88,6 +101,11 @@ const (
 
 type GetTaskArgs struct {
 	Worker string // stable for the worker process's lifetime
+	// SampleSize is what the worker's app's SampleSize returned, or 0 when
+	// it exports none. The first poll of a job decides whether it has a
+	// sample phase; a later poll that disagrees fails the job, since its
+	// workers run different apps.
+	SampleSize int
 }
 
 type GetTaskReply struct {
@@ -121,6 +139,9 @@ type ReportArgs struct {
 	// which the master renames into place if this attempt commits first.
 	Output string
 	Index  []int64
+	// Sample, for a successful sample task, holds the sampled keys, at
+	// most Task.SampleSize of them, in no particular order.
+	Sample []string
 	Stats  TaskStats
 }
 

@@ -28,8 +28,9 @@ type App struct {
 	MapEmit    mr.MapEmitFunc
 	Reduce     mr.ReduceFunc
 	ReduceIter mr.ReduceIterFunc
-	Combine    mr.CombineFunc   // nil when the plugin exports none
-	Partition  mr.PartitionFunc // mr.DefaultPartition when the plugin exports none
+	Combine    mr.CombineFunc    // nil when the plugin exports none
+	Partition  mr.PartitionFunc  // mr.DefaultPartition when the plugin exports none
+	SampleSize mr.SampleSizeFunc // nil when the plugin exports none
 }
 
 // Classes of Load errors, for errors.Is. The messages of the errors Load
@@ -53,6 +54,7 @@ const (
 	sigReduceIt  = "func Reduce(key string, values iter.Seq[string]) string"
 	sigCombine   = "func Combine(key string, values []string) string"
 	sigPartition = "func Partition(key string, nReduce int) int"
+	sigSample    = "func SampleSize() int"
 )
 
 // Advice that ends the messages.
@@ -305,6 +307,9 @@ func resolve(path string, lookup lookupFunc) (*App, error) {
 	}
 	if a.Partition == nil {
 		a.Partition = mr.DefaultPartition
+	}
+	if a.SampleSize, err = export[mr.SampleSizeFunc](path, lookup, "SampleSize", sigSample, false); err != nil {
+		return nil, err
 	}
 	return a, nil
 }

@@ -8,6 +8,7 @@
 //
 //	func Combine(key string, values []string) string
 //	func Partition(key string, nReduce int) int
+//	func SampleSize() int
 //
 // An export may also be a package-level variable of the same func type
 // (var Map = func(...) ...); its value is read once, when the app is
