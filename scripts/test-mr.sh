@@ -353,7 +353,36 @@ scenario_poison() {
 	expect_error poison/run "panic: poison" "$MR" run --workers 2 --max-attempts 2 --out . "$APPS/poison.so" good.txt bad.txt
 }
 
-ALL=(wc indexer split spill map_parallel reduce_parallel job_count early_exit crash worker_killed run run_crash bad_input poison)
+# A TeraSort-style job: the engine samples the keys before the map phase
+# and the sort app range-partitions on the cut points, so mr-out-0..4 taken
+# in order are one sorted file, byte for byte LC_ALL=C sort of the inputs
+# (mr gen's keys are unique), with no partition over twice its share.
+scenario_sort() {
+	newdir sort
+	[[ -f $APPS/sort.so ]] || { fail sort "$APPS/sort.so is missing; run 'make apps'"; return; }
+	timeout -k 2 "$T" "$MR" gen --kind records --files 4 --size 200000 --out data 2>gen.log ||
+		{ fail sort "mr gen --kind records failed: $(tail -1 gen.log)"; return; }
+	LC_ALL=C sort data/* >ref
+	timeout -k 2 "$T" "$MR" run --workers 3 --nreduce 5 --split-size 65536 --out . "$APPS/sort.so" data 2>run.log ||
+		{ fail sort "mr run exited $?: $(tail -1 run.log)"; return; }
+	grep -q "sampled [0-9]* keys" run.log || { fail sort "no sample phase in the log: $(tail -1 run.log)"; return; }
+	local outs=(mr-out-0 mr-out-1 mr-out-2 mr-out-3 mr-out-4)
+	[[ $(ls mr-out-* | wc -l) == 5 ]] && cat "${outs[@]}" >all 2>/dev/null ||
+		{ fail sort "want mr-out-0 to mr-out-4, got: $(ls mr-out-* | tr '\n' ' ')"; return; }
+	cmp -s all ref || { fail sort "mr-out-0..4 concatenated are not the sorted input ($(cmp all ref 2>&1 | head -1))"; return; }
+	local total f n
+	total=$(wc -l <ref)
+	for f in "${outs[@]}"; do
+		n=$(wc -l <"$f")
+		((n * ${#outs[@]} <= 2 * total)) || { fail sort "$f holds $n of $total records, over twice its share"; return; }
+	done
+	mkdir -p seq
+	timeout -k 2 "$T" "$MR" seq --out seq "$APPS/sort.so" data 2>seq.log || { fail sort "mr seq failed: $(tail -1 seq.log)"; return; }
+	cmp -s seq/mr-out-0 ref || { fail sort "mr seq output is not the sorted input"; return; }
+	pass sort
+}
+
+ALL=(wc indexer split spill map_parallel reduce_parallel job_count early_exit crash worker_killed run run_crash bad_input poison sort)
 want=("$@")
 ((${#want[@]})) || want=("${ALL[@]}")
 for s in "${want[@]}"; do
