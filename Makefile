@@ -6,7 +6,7 @@ export CGO_ENABLED := 1
 
 APPS := $(notdir $(patsubst %/,%,$(wildcard apps/*/)))
 
-.PHONY: all build apps test vet unit harness demo clean
+.PHONY: all build apps test vet unit harness demo bench clean
 
 all: build apps
 
@@ -36,6 +36,10 @@ demo: build apps
 	bin/mr run --out bin/demo bin/apps/wc.so testdata/*.txt
 	@echo "Top 10 words:"
 	@sort -k2,2nr -k1,1 bin/demo/mr-out-* | head -10
+
+# The engine against baselines; SIZE=64MiB make bench for a quick run.
+bench:
+	scripts/bench.sh
 
 clean:
 	rm -rf bin
