@@ -31,6 +31,7 @@ type ReduceIterFunc = func(key string, values iter.Seq[string]) string
 
 // CombineFunc has Reduce's signature. It is applied on the map side only and
 // must be safe to apply to any subset of a key's values, any number of times.
+// Its key and values are valid only during the call: copy what it keeps.
 type CombineFunc = func(key string, values []string) string
 
 // PartitionFunc picks the reduce task, in [0, nReduce), for a key.

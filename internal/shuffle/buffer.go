@@ -46,9 +46,11 @@ type Buffer struct {
 	factor  int
 	base    string // spill files are base.spillN
 	combine CombineFunc
-	arena   []byte    // sorting mode: pair bytes
-	ents    []entry   // sorting mode: one per pair
-	hash    hashTable // combining mode, when combine is not nil
+	arena   []byte   // sorting mode: pair bytes
+	ents    []entry  // sorting mode: one per pair
+	table   table    // grouping mode
+	grouped bool     // pairs go to table rather than arena and ents
+	scratch []string // values handed to combine
 	spills  []file
 	nSpill  int
 	stats   Stats
@@ -73,19 +75,20 @@ func NewBuffer(nPart, budget, factor int, base string, combine CombineFunc) *Buf
 		factor:  max(factor, 2),
 		base:    base,
 		combine: combine,
+		grouped: true,
 	}
 }
 
 // used is the buffer's memory in use, as counted against the budget.
 func (b *Buffer) used() int {
-	if b.combine != nil {
-		return b.hashBytes()
+	if b.grouped {
+		return b.table.bytes()
 	}
 	return len(b.arena) + entryBytes*len(b.ents)
 }
 
 // empty reports whether the buffer holds no pairs.
-func (b *Buffer) empty() bool { return len(b.ents) == 0 && len(b.hash.groups) == 0 }
+func (b *Buffer) empty() bool { return len(b.ents) == 0 && len(b.table.groups) == 0 }
 
 // Add copies a pair for partition part into the buffer, spilling first if
 // the buffer is full. After an error it does nothing; Finish reports it.
@@ -100,8 +103,8 @@ func (b *Buffer) Add(part int, key, value string) {
 		}
 	}
 	b.stats.Pairs++
-	if b.combine != nil {
-		b.addCombining(part, key, value)
+	if b.grouped {
+		b.addGrouped(part, key, value)
 		return
 	}
 	if b.arena == nil {
@@ -161,14 +164,14 @@ func (b *Buffer) spill() error {
 	b.stats.Spills++
 	b.stats.SpillBytes += f.index[b.nPart]
 	b.arena, b.ents = b.arena[:0], b.ents[:0]
-	b.hash.reset()
+	b.table.reset()
 	return nil
 }
 
 // write sorts the buffer and writes it to path as one file of runs.
 func (b *Buffer) write(path string) (file, error) {
-	if b.combine != nil {
-		return b.writeCombined(path)
+	if b.grouped {
+		return b.writeGrouped(path)
 	}
 	b.sort()
 	out, err := create(path, b.nPart)
@@ -225,7 +228,7 @@ func (b *Buffer) Finish(path string) ([]int64, Stats, error) {
 				return nil, b.stats, err
 			}
 		}
-		b.arena, b.ents, b.hash = nil, nil, hashTable{} // free the buffer before merging
+		b.arena, b.ents, b.table = nil, nil, table{} // free the buffer before merging
 		// Merge in passes of at most factor files, oldest first, so that
 		// values stay in emission order.
 		for len(b.spills) > b.factor {

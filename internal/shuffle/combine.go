@@ -1,111 +1,246 @@
 package shuffle
 
 import (
-	"cmp"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strings"
 	"unsafe"
 )
 
-// With a Combine, a Buffer groups pairs by key in a hash table instead of
-// sorting every pair: each new value joins its key's group, a group is
-// combined whenever it holds combineEvery values, and a spill sorts only
-// the distinct keys. For a word count, that turns sorting millions of
-// pairs into hashing them and sorting a vocabulary.
+// In grouping mode a Buffer keeps pairs grouped by key in a hash table
+// instead of sorting every pair: a value joins its key's list, a spill
+// sorts only the distinct keys, and with a Combine each key's list is
+// combined whenever it reaches combineEvery values, so memory follows the
+// number of keys rather than of pairs. For a word count that turns sorting
+// millions of pairs into hashing them and sorting a vocabulary.
 
-// combineEvery is how many values a group collects before it is combined.
+// combineEvery is how many values a key collects before it is combined.
 const combineEvery = 16
 
-// groupBytes is what one group costs besides its bytes: the group, its
-// map entry and its values slice.
-const groupBytes = int(unsafe.Sizeof(group{})) + 48 + combineEvery*16
-
+// group is one key: its bytes in the arena, and its list of values.
+// Nothing in a group, a node or the arena is a pointer, so the collector
+// never scans the table however many pairs it holds.
 type group struct {
-	key  string   // in the arena
-	part uint32   //
-	vals []string // in the arena, or returned by Combine
+	hash       uint64
+	prefix     uint64 // the key's first 8 bytes: short keys compare without the arena
+	koff, klen uint32
+	part       uint32
+	n          uint32 // values held
+	// With a Combine, head is the first of combineEvery contiguous nodes
+	// and the values are nodes[head:head+n]. Without one, head and tail
+	// are the ends of a list linked through node.next.
+	head, tail int32
 }
 
-// arena hands out stable copies of strings from large chunks, so that
-// copies never move and the chunks are few for the collector to scan.
-type arena struct {
-	chunks [][]byte
-	cur    []byte
-	size   int // bytes handed out
+// node is one value of a key.
+type node struct {
+	off, len uint32 // in the arena
+	next     int32
 }
 
-const chunkSize = 1 << 20
+const (
+	groupBytes = int(unsafe.Sizeof(group{})) + 8 // and its share of slots
+	nodeBytes  = int(unsafe.Sizeof(node{}))
+)
 
-func (a *arena) copy(s string) string {
-	if len(s) == 0 {
+// table is an open-addressing hash table from key to group, with keys and
+// values in one byte arena and groups and nodes in flat slices.
+type table struct {
+	seed   maphash.Seed
+	slots  []int32 // group index, or -1; length a power of two
+	groups []group
+	nodes  []node
+	arena  []byte
+}
+
+func (t *table) init(budget int) {
+	t.seed = maphash.MakeSeed()
+	t.slots = make([]int32, 256)
+	for i := range t.slots {
+		t.slots[i] = -1
+	}
+	t.arena = make([]byte, 0, budget/4)
+}
+
+// bytes is the table's memory, as counted against the budget.
+func (t *table) bytes() int {
+	return len(t.arena) + len(t.groups)*groupBytes + len(t.nodes)*nodeBytes + len(t.slots)*4
+}
+
+// str returns arena bytes as a string. It is valid until the arena grows
+// or resets, so callers must not keep it past the next add.
+func (t *table) str(off, n uint32) string {
+	if n == 0 {
 		return ""
 	}
-	if len(s) > cap(a.cur)-len(a.cur) {
-		a.cur = make([]byte, 0, max(chunkSize, len(s)))
-		a.chunks = append(a.chunks, a.cur)
-	}
-	start := len(a.cur)
-	a.cur = append(a.cur, s...)
-	a.size += len(s)
-	b := a.cur[start:]
-	return unsafe.String(unsafe.SliceData(b), len(s))
+	return unsafe.String(&t.arena[off], n)
 }
 
-func (a *arena) reset() { *a = arena{} }
+func (t *table) key(g *group) string { return t.str(g.koff, g.klen) }
 
-// hashTable is the Buffer's state when the app has a Combine.
-type hashTable struct {
-	index  map[string]int32 // key → groups index
-	groups []group
-	arena  arena
+func (t *table) put(s string) (uint32, uint32, error) {
+	if len(t.arena)+len(s) > 1<<32-1 {
+		return 0, 0, fmt.Errorf("map output buffer: over 4 GiB of pairs")
+	}
+	off := len(t.arena)
+	t.arena = append(t.arena, s...)
+	return uint32(off), uint32(len(s)), nil
 }
 
-func (b *Buffer) addCombining(part int, key, value string) {
-	h := &b.hash
-	if h.index == nil {
-		h.index = make(map[string]int32)
-	}
-	if i, ok := h.index[key]; ok && h.groups[i].part == uint32(part) {
-		g := &h.groups[i]
-		g.vals = append(g.vals, h.arena.copy(value))
-		if len(g.vals) >= combineEvery {
-			v, err := b.combine(g.key, g.vals)
+// find returns the index of the group for key, adding an empty one if
+// there is none.
+func (t *table) find(key string, part uint32, block bool) (int32, error) {
+	h := maphash.String(t.seed, key)
+	pfx := prefix(key)
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := t.slots[i]
+		if s < 0 {
+			koff, klen, err := t.put(key)
 			if err != nil {
-				b.err = err
-				return
+				return 0, err
 			}
-			g.vals = append(g.vals[:0], v)
+			gi := int32(len(t.groups))
+			t.slots[i] = gi
+			g := group{hash: h, prefix: pfx, koff: koff, klen: klen, part: part, head: -1, tail: -1}
+			if block {
+				g.head = int32(len(t.nodes))
+				t.nodes = append(t.nodes, make([]node, combineEvery)...)
+			}
+			t.groups = append(t.groups, g)
+			if len(t.groups)*2 > len(t.slots) {
+				t.grow()
+			}
+			return gi, nil
 		}
-		return
-	} else if ok {
-		b.err = fmt.Errorf("Partition sent key %.80q to partitions %d and %d; it must depend on the key alone", key, h.groups[i].part, part)
-		return
+		g := &t.groups[s]
+		if g.hash == h && g.prefix == pfx && int(g.klen) == len(key) && (len(key) <= 8 || t.key(g) == key) {
+			if g.part != part {
+				return 0, fmt.Errorf("Partition sent key %.80q to partitions %d and %d; it must depend on the key alone", key, g.part, part)
+			}
+			return s, nil
+		}
 	}
-	k := h.arena.copy(key)
-	vals := make([]string, 1, combineEvery)
-	vals[0] = h.arena.copy(value)
-	h.index[k] = int32(len(h.groups))
-	h.groups = append(h.groups, group{key: k, part: uint32(part), vals: vals})
 }
 
-func (b *Buffer) hashBytes() int { return b.hash.arena.size + len(b.hash.groups)*groupBytes }
-
-// writeCombined sorts the groups by partition and key, combines each one,
-// and writes them as one file of runs.
-func (b *Buffer) writeCombined(path string) (file, error) {
-	h := &b.hash
-	slices.SortFunc(h.groups, func(x, y group) int {
-		if x.part != y.part {
-			return cmp.Compare(x.part, y.part)
+func (t *table) grow() {
+	t.slots = make([]int32, 2*len(t.slots))
+	for i := range t.slots {
+		t.slots[i] = -1
+	}
+	mask := uint64(len(t.slots) - 1)
+	for gi := range t.groups {
+		i := t.groups[gi].hash & mask
+		for t.slots[i] >= 0 {
+			i = (i + 1) & mask
 		}
-		return strings.Compare(x.key, y.key)
+		t.slots[i] = int32(gi)
+	}
+}
+
+// push appends the value at arena off:off+n to g's values.
+func (t *table) push(g *group, off, n uint32) {
+	i := int32(len(t.nodes))
+	t.nodes = append(t.nodes, node{off: off, len: n, next: -1})
+	if g.tail < 0 {
+		g.head = i
+	} else {
+		t.nodes[g.tail].next = i
+	}
+	g.tail = i
+	g.n++
+}
+
+// values appends g's values to dst in order, as strings into the arena.
+func (t *table) values(g *group, dst []string, block bool) []string {
+	if block {
+		for _, nd := range t.nodes[g.head : g.head+int32(g.n)] {
+			dst = append(dst, t.str(nd.off, nd.len))
+		}
+		return dst
+	}
+	for i := g.head; i >= 0; i = t.nodes[i].next {
+		dst = append(dst, t.str(t.nodes[i].off, t.nodes[i].len))
+	}
+	return dst
+}
+
+// pushBlock adds a value to a group of a combining table; the caller
+// combines the group when it is full.
+func (t *table) pushBlock(g *group, off, n uint32) {
+	t.nodes[g.head+int32(g.n)] = node{off: off, len: n}
+	g.n++
+}
+
+func (t *table) reset() {
+	for i := range t.slots {
+		t.slots[i] = -1
+	}
+	t.groups, t.nodes, t.arena = t.groups[:0], t.nodes[:0], t.arena[:0]
+}
+
+func (b *Buffer) addGrouped(part int, key, value string) {
+	t := &b.table
+	if t.slots == nil {
+		t.init(b.budget)
+	}
+	combining := b.combine != nil
+	gi, err := t.find(key, uint32(part), combining)
+	if err != nil {
+		b.err = err
+		return
+	}
+	off, n, err := t.put(value)
+	if err != nil {
+		b.err = err
+		return
+	}
+	g := &t.groups[gi]
+	if !combining {
+		t.push(g, off, n)
+		return
+	}
+	t.pushBlock(g, off, n)
+	if g.n == combineEvery {
+		b.err = b.combineGroup(g)
+	}
+}
+
+// combineGroup replaces g's values by their Combine.
+func (b *Buffer) combineGroup(g *group) error {
+	t := &b.table
+	b.scratch = t.values(g, b.scratch[:0], true)
+	v, err := b.combine(t.key(g), b.scratch)
+	if err != nil {
+		return err
+	}
+	// v may be a view of the arena (a Combine can return one of its
+	// values); put copies it before the old arena could go away.
+	off, n, err := t.put(v)
+	if err != nil {
+		return err
+	}
+	t.nodes[g.head] = node{off: off, len: n}
+	g.n = 1
+	return nil
+}
+
+// writeGrouped sorts the groups by partition and key and writes them as
+// one file of runs, each key's values in emission order, or combined.
+func (b *Buffer) writeGrouped(path string) (file, error) {
+	t := &b.table
+	slices.SortFunc(t.groups, func(x, y group) int {
+		if x.part != y.part {
+			return int(x.part) - int(y.part)
+		}
+		return strings.Compare(t.key(&x), t.key(&y))
 	})
 	out, err := create(path, b.nPart)
 	if err != nil {
 		return file{}, err
 	}
-	groups := h.groups
+	groups := t.groups
 	for p := range b.nPart {
 		n := 0
 		for n < len(groups) && int(groups[n].part) == p {
@@ -118,12 +253,20 @@ func (b *Buffer) writeCombined(path string) (file, error) {
 		w := out.begin()
 		for i := range groups[:n] {
 			g := &groups[i]
-			v, err := b.combine(g.key, g.vals)
+			key := t.key(g)
+			if b.combine == nil {
+				for n := g.head; n >= 0; n = t.nodes[n].next {
+					w.Write(key, t.str(t.nodes[n].off, t.nodes[n].len))
+				}
+				continue
+			}
+			b.scratch = t.values(g, b.scratch[:0], true)
+			v, err := b.combine(key, b.scratch)
 			if err != nil {
 				out.abort()
 				return file{}, err
 			}
-			w.Write(g.key, v)
+			w.Write(key, v)
 		}
 		groups = groups[n:]
 		if err := out.end(p, w); err != nil {
@@ -132,10 +275,4 @@ func (b *Buffer) writeCombined(path string) (file, error) {
 		}
 	}
 	return out.finish()
-}
-
-func (h *hashTable) reset() {
-	clear(h.index)
-	h.groups = h.groups[:0]
-	h.arena.reset()
 }
