@@ -19,6 +19,10 @@ import (
 // CombineFunc is an app's Combine, wrapped to return its panic as an error.
 type CombineFunc = func(key string, values []string) (string, error)
 
+// probePairs is how many pairs a Buffer without a Combine groups before it
+// checks whether its keys repeat enough for grouping to pay.
+const probePairs = 1 << 16
+
 // entryBytes is what one pair costs in the buffer besides its bytes.
 const entryBytes = int(unsafe.Sizeof(entry{}))
 
@@ -103,6 +107,15 @@ func (b *Buffer) Add(part int, key, value string) {
 		}
 	}
 	b.stats.Pairs++
+	if b.grouped && b.combine == nil && b.stats.Pairs == probePairs && 2*len(b.table.groups) > probePairs {
+		// Mostly distinct keys, as in a sort: grouping buys nothing and
+		// costs more per pair than sorting. Switch for the rest of the
+		// task; spill first so that value order is kept.
+		if b.err = b.spill(); b.err != nil {
+			return
+		}
+		b.grouped = false
+	}
 	if b.grouped {
 		b.addGrouped(part, key, value)
 		return

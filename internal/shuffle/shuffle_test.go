@@ -263,3 +263,36 @@ func TestManyValuesStream(t *testing.T) {
 		t.Fatalf("live heap reached %d MiB while streaming %d MiB of values: they are being held", peak>>20, n*size>>20)
 	}
 }
+
+// Mostly distinct keys make the buffer switch from grouping to sorting
+// part way through a task; the output must not show the seam.
+func TestBufferSwitchesToSorting(t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	var pairs []pair
+	for i := range 3 * probePairs {
+		k := fmt.Sprintf("r%09d", rng.Intn(1<<30))
+		if i%10 == 0 && i > 0 {
+			k = pairs[rng.Intn(len(pairs))].key // some keys repeat, across the switch
+		}
+		pairs = append(pairs, pair{mr.DefaultPartition(k, 4), k, strconv.Itoa(i)})
+	}
+	base := filepath.Join(t.TempDir(), "m0")
+	b := NewBuffer(4, 64<<20, 64, base, nil)
+	for _, p := range pairs {
+		b.Add(p.part, p.key, p.value)
+	}
+	if b.grouped {
+		t.Fatal("still grouping distinct keys")
+	}
+	index, _, err := b.Finish(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(pairs)
+	slices.SortStableFunc(want, func(x, y pair) int {
+		return cmp.Or(cmp.Compare(x.part, y.part), strings.Compare(x.key, y.key))
+	})
+	if got := readFile(t, base, index); !slices.Equal(got, want) {
+		t.Fatalf("first difference at %d of %d", firstDiff(got, want), len(want))
+	}
+}
