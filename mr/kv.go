@@ -19,8 +19,9 @@ type ReduceFunc = func(key string, values []string) string
 
 // MapEmitFunc is the streaming form of Map: it hands each pair to emit
 // instead of returning them all, so the engine can sort and spill them
-// within its memory budget. emit copies its arguments; it must be called
-// only during the Map call. A plugin declares one form of Map or the other.
+// within its memory budget. emit must be called only during the Map call,
+// and, as for any Go string, the bytes behind key and value must not change
+// afterwards. A plugin declares one form of Map or the other.
 type MapEmitFunc = func(filename string, contents string, emit func(key, value string))
 
 // ReduceIterFunc is the streaming form of Reduce: values are read from the
