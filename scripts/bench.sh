@@ -361,6 +361,49 @@ else
 fi
 rm -f "$WORK/gnusort.out"
 
+# 5. Many small files: Go's own source tree, against the same bytes packed
+# into NFILES files. Packing small files into map tasks should keep the two
+# close. Its size does not depend on SIZE.
+GOSRC_FILES=()
+while IFS= read -r -d '' f; do GOSRC_FILES+=("$f"); done < <(find "$(go env GOROOT)/src" -name '*.go' -type f -print0 | LC_ALL=C sort -z)
+GOSRC_DIR=${BENCH_CACHE:-$HOME/.cache/gomr-bench}/gosrc-$NFILES
+[[ $GOSRC_DIR == /* ]] || GOSRC_DIR=$CALLER_DIR/$GOSRC_DIR
+if [[ ! -f $GOSRC_DIR/done ]]; then
+	log "packing ${#GOSRC_FILES[@]} Go source files into $GOSRC_DIR"
+	rm -rf "$GOSRC_DIR" && mkdir -p "$GOSRC_DIR"
+	per=$(((${#GOSRC_FILES[@]} + NFILES - 1) / NFILES))
+	for ((i = 0; i < NFILES; i++)); do
+		# awk 1 ends each file with a newline, so no words join across files.
+		LC_ALL=C awk 1 "${GOSRC_FILES[@]:i*per:per}" >"$GOSRC_DIR/part-$i.go"
+	done
+	touch "$GOSRC_DIR/done"
+fi
+GOSRC_PACKED=("$GOSRC_DIR"/part-*.go)
+GOSRC_BYTES=$(cat "${GOSRC_PACKED[@]}" | wc -c)
+cat "${GOSRC_FILES[@]}" "${GOSRC_PACKED[@]}" >/dev/null
+GOSRC_OK= GOSRC_ROW=
+for variant in packed many; do
+	if [[ $variant == packed ]]; then
+		files=("${GOSRC_PACKED[@]}") name="mr run wc, Go source in $NFILES files"
+	else
+		files=("${GOSRC_FILES[@]}") name="mr run wc, Go source as ${#GOSRC_FILES[@]} files"
+	fi
+	add_row "$name" gosrc "bin/mr run --out OUT bin/apps/wc.so GOSRC"
+	R_BYTES[ROW]=$GOSRC_BYTES
+	rm -rf "$WORK/out" && mkdir -p "$WORK/out"
+	if measure /dev/null bin/mr run --out "$WORK/out" bin/apps/wc.so "${files[@]}"; then
+		mr_summary
+		sorted_outputs "$WORK/out" >"$WORK/gosrc-$variant"
+		if [[ $variant == packed ]]; then
+			GOSRC_OK=1 GOSRC_ROW=$ROW R_CHECK[ROW]=reference
+		else
+			check_same "$WORK/gosrc-$variant" "$WORK/gosrc-packed" "$GOSRC_OK"
+		fi
+	fi
+	rm -rf "$WORK/out"
+done
+rm -f "$WORK"/gosrc-*
+
 # --- results ---
 # ratio: for word count, MB/s as a fraction of the ceiling's; for sort,
 # wall time as a multiple of GNU sort's.
@@ -376,6 +419,9 @@ for i in "${!R_NAME[@]}"; do
 		if [[ ${R_KIND[i]} == text && -n ${R_MBS[CEIL_ROW]} ]]; then
 			R_RATIO[i]=$(awk -v a="${R_WALL[CEIL_ROW]}" -v b="${R_WALL[i]}" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
 			R_RATIO_KIND[i]="of ceiling MB/s"
+		elif [[ ${R_KIND[i]} == gosrc && -n $GOSRC_ROW && -n ${R_MBS[GOSRC_ROW]} ]]; then
+			R_RATIO[i]=$(awk -v a="${R_WALL[i]}" -v b="${R_WALL[GOSRC_ROW]}" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
+			R_RATIO_KIND[i]="x $NFILES-file time"
 		elif [[ ${R_KIND[i]} == records && -n ${R_MBS[GNU_ROW]} ]]; then
 			R_RATIO[i]=$(awk -v a="${R_WALL[i]}" -v b="${R_WALL[GNU_ROW]}" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
 			R_RATIO_KIND[i]="x GNU sort time"
@@ -410,7 +456,8 @@ BASE=$RESULTS/bench-$LABEL-$STAMP
 	echo "Load average before the runs: $LOADAVG; after: $LOADAVG_AFTER (the benchmark itself accounts for up to"
 	echo "about $NPROC; more means other work on the machine skewed the times)."
 	echo "MB/s is input bytes / wall seconds / 10^6. Word-count ratios are MB/s as a fraction of"
-	echo "the ceiling's (1.00 = as fast); sort ratios are wall time as a multiple of GNU sort's."
+	echo "the ceiling's (1.00 = as fast); sort ratios are wall time as a multiple of GNU sort's;"
+	echo "Go-source ratios are wall time as a multiple of the same bytes' in $NFILES files."
 	echo "Peak RSS is the largest single process: from \`mr run\`'s summary when it prints one (mr),"
 	echo "otherwise GNU time's maximum RSS over the process tree (time)."
 	echo

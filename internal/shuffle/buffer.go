@@ -110,27 +110,46 @@ func (b *Buffer) Add(part int, key, value string) {
 	if b.grouped && b.combine == nil && b.stats.Pairs == probePairs && 2*len(b.table.groups) > probePairs {
 		// Mostly distinct keys, as in a sort: grouping buys nothing and
 		// costs more per pair than sorting. Switch for the rest of the
-		// task; spill first so that value order is kept.
-		if b.err = b.spill(); b.err != nil {
-			return
-		}
-		b.grouped = false
+		// task.
+		b.ungroup()
 	}
 	if b.grouped {
 		b.addGrouped(part, key, value)
 		return
 	}
+	b.addSorted(part, key, value)
+}
+
+// addSorted copies a pair into the sorting arena.
+func (b *Buffer) addSorted(part int, key, value string) {
 	if b.arena == nil {
 		b.arena = make([]byte, 0, b.budget/2)
 	}
-	if len(b.arena)+need > 1<<32-1 {
-		b.err = errors.New("map output buffer: a single pair over 4 GiB")
+	if len(b.arena)+len(key)+len(value) > 1<<32-1 {
+		b.err = errors.New("map output buffer: over 4 GiB of pairs")
 		return
 	}
 	off := len(b.arena)
 	b.arena = append(b.arena, key...)
 	b.arena = append(b.arena, value...)
 	b.ents = append(b.ents, entry{prefix: prefix(key), off: uint32(off), klen: uint32(len(key)), vlen: uint32(len(value)), part: uint32(part)})
+}
+
+// ungroup moves the grouped pairs into the sorting arena and switches the
+// buffer to sorting. A key's values are moved in emission order, so their
+// arena offsets, the sort's tie-break, keep that order.
+func (b *Buffer) ungroup() {
+	t := &b.table
+	b.grouped = false
+	b.arena = make([]byte, 0, b.budget/2)
+	for gi := range t.groups {
+		g := &t.groups[gi]
+		key := t.key(g)
+		for n := g.head; n >= 0; n = t.nodes[n].next {
+			b.addSorted(int(g.part), key, t.str(t.nodes[n].off, t.nodes[n].len))
+		}
+	}
+	b.table = table{}
 }
 
 func prefix(key string) uint64 {
