@@ -152,9 +152,13 @@ func (s *Scheduler) declare(worker string, size int) {
 }
 
 // startSampling queues the sample tasks and shares size keys among them in
-// proportion to the bytes each reads.
+// proportion to the bytes each reads. A job with one reduce task has no
+// cut points to place, so it gets no sample tasks.
 func (s *Scheduler) startSampling(size int) {
 	sp := &s.sample
+	if len(s.reduces) < 2 {
+		sp.plan = nil
+	}
 	n := len(sp.plan)
 	sp.tasks = make([]task, n)
 	sp.quota = make([]int, n)

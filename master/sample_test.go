@@ -282,6 +282,18 @@ func TestSampleQuotaAndTruncation(t *testing.T) {
 	}
 }
 
+func TestOneReduceSamplesNothing(t *testing.T) {
+	s := newTestScheduler(2, 1)
+	m := mustPoll(t, s, "w", 100, t0, mr.MapTask, 0)
+	if m.Cuts != nil || s.Status().Samples != 0 {
+		t.Fatalf("cuts %q, status %+v; want no sample tasks and no cuts", m.Cuts, s.Status())
+	}
+	// The decision stands: a worker with another app still fails the job.
+	if a, _ := s.Poll(mr.GetTaskArgs{Worker: "x"}, t0); a != mr.Exit {
+		t.Fatalf("Poll without SampleSize = %v; want exit", a)
+	}
+}
+
 func TestEmptyInputSamplesNothing(t *testing.T) {
 	s := NewScheduler(Config{Tasks: [][]mr.Split{{{File: "empty", Whole: true}}}, NReduce: 3, TaskTimeout: time.Second, MaxAttempts: 1, MaxLost: 1})
 	m := mustPoll(t, s, "w", 100, t0, mr.MapTask, 0)
