@@ -90,7 +90,7 @@ const pollWait = time.Second
 
 // exitGrace bounds how long a finished master lingers so that its workers
 // hear "exit" from it rather than finding it gone.
-const exitGrace = 2 * time.Second
+const exitGrace = 5 * time.Second
 
 // Master serves one job to workers over net/rpc.
 type Master struct {
@@ -269,14 +269,18 @@ func (m *Master) Run(ctx context.Context) error {
 }
 
 // linger keeps serving for a moment after the job ends, until every
-// worker heard from recently has been told to exit.
+// worker that is still alive has been told to exit. Alive means heard from
+// within two polls and a heartbeat, so a worker that died recently does
+// not hold the master up; the wait is bounded by exitGrace in any case.
 func (m *Master) linger(ctx context.Context) {
+	alive := 2*pollWait + m.opt.TaskTimeout/4
 	deadline := time.Now().Add(exitGrace)
 	for time.Now().Before(deadline) {
+		now := time.Now()
 		m.mu.Lock()
 		all := true
-		for w := range m.sched.workers {
-			if !m.told[w] {
+		for w, seen := range m.sched.workers {
+			if !m.told[w] && now.Sub(seen) < alive {
 				all = false
 			}
 		}

@@ -3,9 +3,9 @@ package worker
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"maps"
 	"slices"
 
 	"gomr.dev/internal/app"

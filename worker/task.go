@@ -31,9 +31,8 @@ func runMap(a *app.App, t mr.Task) mr.ReportArgs {
 		}
 	}
 	buf := shuffle.NewBuffer(t.NReduce, t.MapMemory, t.MergeFactor, base, combine)
-	emit := func(key, value string) {
-		buf.Add(partition(a, key, t.NReduce), key, value)
-	}
+	part := func(key string) int { return partition(a, key, t.NReduce) }
+	emit := func(key, value string) { buf.Emit(key, value, part) }
 	for _, s := range t.Splits {
 		data, err := inputs.Read(s)
 		if err != nil {

@@ -82,7 +82,8 @@ func runCmd(ctx context.Context, args []string) error {
 		argv:     []string{self, "worker", "--master", opt.Listen, "--slots", fmt.Sprint(*slots), appPath},
 		over:     func() bool { return m.Status().Over() },
 		logf:     ui.Logf,
-		restarts: 3 * *workers,
+		budget:   3 * *workers,
+		progress: func() int { st := m.Status(); return st.SamplesDone + st.MapsDone + st.ReducesDone },
 		onGiveUp: func(err error) { cancel(err) },
 	}
 	pool.start(*workers)
@@ -109,20 +110,26 @@ func runCmd(ctx context.Context, args []string) error {
 }
 
 // workerPool keeps N worker processes alive, starting a new one when one
-// exits before the job is over, up to a budget of restarts.
+// exits before the job is over. Restarts are limited only while the job
+// makes no progress: a budget of them is allowed between two tasks
+// committing, so an app that crashes now and then is seen through, and one
+// that crashes every worker at once gives up instead of looping.
 type workerPool struct {
 	ctx      context.Context // no restarts once it ends
 	argv     []string
 	over     func() bool // reports whether the job has ended
 	logf     func(string, ...any)
-	restarts int // replacements left
+	budget   int        // restarts allowed without progress
+	progress func() int // tasks committed so far
 	onGiveUp func(error)
 
-	mu      sync.Mutex // guards procs, stopped, restarts, rss
-	procs   map[int]*exec.Cmd
-	stopped bool
-	rss     int64          // largest peak RSS of an exited worker, KiB
-	wg      sync.WaitGroup // one per live process
+	mu       sync.Mutex // guards procs, stopped, restarts, lastDone, rss
+	restarts int        // since the job last made progress
+	lastDone int        // progress() at the last restart
+	procs    map[int]*exec.Cmd
+	stopped  bool
+	rss      int64          // largest peak RSS of an exited worker, KiB
+	wg       sync.WaitGroup // one per live process
 }
 
 func (p *workerPool) start(n int) {
@@ -160,16 +167,19 @@ func (p *workerPool) spawn(i int) {
 		}
 		stopped := p.stopped
 		delete(p.procs, i)
-		restart := !stopped && err != nil && p.restarts > 0 && p.ctx.Err() == nil && !p.over()
+		if done := p.progress(); done != p.lastDone {
+			p.lastDone, p.restarts = done, 0
+		}
+		restart := !stopped && err != nil && p.restarts < p.budget && p.ctx.Err() == nil && !p.over()
 		if restart {
-			p.restarts--
+			p.restarts++
 		}
 		p.mu.Unlock()
 		if stopped || p.ctx.Err() != nil || err == nil || p.over() {
 			return // the job is over, and the worker was told so
 		}
 		if !restart {
-			p.onGiveUp(fmt.Errorf("worker %d exited (%v) and the restart budget is spent; last message: %s", i, err, last.String()))
+			p.onGiveUp(fmt.Errorf("worker %d exited (%v), and workers were restarted %d times with no task finishing; last message: %s", i, err, p.budget, last.String()))
 			return
 		}
 		p.logf("worker %d exited (%v); starting another", i, exitStatus(err))

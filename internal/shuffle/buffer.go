@@ -55,10 +55,12 @@ type Buffer struct {
 	table   table    // grouping mode
 	grouped bool     // pairs go to table rather than arena and ents
 	scratch []string // values handed to combine
-	spills  []file
-	nSpill  int
-	stats   Stats
-	err     error // first error; Add becomes a no-op
+	// partition is Emit's partition function, for keys added without one.
+	partition func(string) int
+	spills    []file
+	nSpill    int
+	stats     Stats
+	err       error // first error; Add becomes a no-op
 }
 
 // Stats count what a Buffer did.
@@ -94,8 +96,21 @@ func (b *Buffer) used() int {
 // empty reports whether the buffer holds no pairs.
 func (b *Buffer) empty() bool { return len(b.ents) == 0 && len(b.table.groups) == 0 }
 
+// Emit adds a pair whose partition the buffer works out with partition,
+// which it calls once per distinct key while it groups, and per pair while
+// it sorts. partition's panics pass through to the caller.
+func (b *Buffer) Emit(key, value string, partition func(key string) int) {
+	b.partition = partition
+	if b.grouped {
+		b.Add(-1, key, value)
+	} else {
+		b.Add(partition(key), key, value)
+	}
+}
+
 // Add copies a pair for partition part into the buffer, spilling first if
 // the buffer is full. After an error it does nothing; Finish reports it.
+// Only Emit passes a negative part, for grouping mode.
 func (b *Buffer) Add(part int, key, value string) {
 	if b.err != nil {
 		return
@@ -116,6 +131,9 @@ func (b *Buffer) Add(part int, key, value string) {
 	if b.grouped {
 		b.addGrouped(part, key, value)
 		return
+	}
+	if part < 0 {
+		part = b.partition(key)
 	}
 	b.addSorted(part, key, value)
 }

@@ -88,22 +88,26 @@ func (t *table) put(s string) (uint32, uint32, error) {
 	return uint32(off), uint32(len(s)), nil
 }
 
-// find returns the index of the group for key, adding an empty one if
-// there is none.
-func (t *table) find(key string, part uint32, block bool) (int32, error) {
+// find returns the index of the group for key, adding one if there is
+// none. A negative part means the caller has not computed the key's
+// partition: partition is called for it, and only when the key is new.
+func (t *table) find(key string, part int, partition func(string) int, block bool) (int32, error) {
 	h := maphash.String(t.seed, key)
 	pfx := prefix(key)
 	mask := uint64(len(t.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := t.slots[i]
 		if s < 0 {
+			if part < 0 {
+				part = partition(key)
+			}
 			koff, klen, err := t.put(key)
 			if err != nil {
 				return 0, err
 			}
 			gi := int32(len(t.groups))
 			t.slots[i] = gi
-			g := group{hash: h, prefix: pfx, koff: koff, klen: klen, part: part, head: -1, tail: -1}
+			g := group{hash: h, prefix: pfx, koff: koff, klen: klen, part: uint32(part), head: -1, tail: -1}
 			if block {
 				g.head = int32(len(t.nodes))
 				t.nodes = append(t.nodes, make([]node, combineEvery)...)
@@ -116,7 +120,7 @@ func (t *table) find(key string, part uint32, block bool) (int32, error) {
 		}
 		g := &t.groups[s]
 		if g.hash == h && g.prefix == pfx && int(g.klen) == len(key) && (len(key) <= 8 || t.key(g) == key) {
-			if g.part != part {
+			if part >= 0 && g.part != uint32(part) {
 				return 0, fmt.Errorf("Partition sent key %.80q to partitions %d and %d; it must depend on the key alone", key, g.part, part)
 			}
 			return s, nil
@@ -186,7 +190,7 @@ func (b *Buffer) addGrouped(part int, key, value string) {
 		t.init(b.budget)
 	}
 	combining := b.combine != nil
-	gi, err := t.find(key, uint32(part), combining)
+	gi, err := t.find(key, part, b.partition, combining)
 	if err != nil {
 		b.err = err
 		return
