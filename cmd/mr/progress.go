@@ -68,8 +68,12 @@ func (p *progress) start(status func() master.Status) {
 func (p *progress) draw(st master.Status) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.line = fmt.Sprintf("map %d/%d (%d running)  reduce %d/%d (%d running)  workers %d  %v",
-		st.MapsDone, st.Maps, st.MapsRunning, st.ReducesDone, st.Reduces, st.ReducesRunning,
+	sample := ""
+	if st.Samples > 0 {
+		sample = fmt.Sprintf("sample %d/%d  ", st.SamplesDone, st.Samples)
+	}
+	p.line = fmt.Sprintf("%smap %d/%d (%d running)  reduce %d/%d (%d running)  workers %d  %v",
+		sample, st.MapsDone, st.Maps, st.MapsRunning, st.ReducesDone, st.Reduces, st.ReducesRunning,
 		st.Workers, time.Since(p.t0).Round(100*time.Millisecond))
 	fmt.Fprint(p.out, "\r\033[K"+p.line)
 }
