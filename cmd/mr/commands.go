@@ -43,6 +43,18 @@ func (j *jobFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&j.params, "param", nil, "job parameter name=value for the app (mr.Param); repeatable")
 }
 
+// parse parses a job command's flags, checks them, and returns the job
+// parameters.
+func (j *jobFlags) parse(fs *pflag.FlagSet, args []string) (map[string]string, error) {
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	if err := j.check(fs); err != nil {
+		return nil, err
+	}
+	return parseParams(fs, j.params)
+}
+
 // check rejects values the master would otherwise replace by defaults.
 func (j *jobFlags) check(fs *pflag.FlagSet) error {
 	switch {
@@ -79,13 +91,7 @@ func masterCmd(ctx context.Context, args []string) error {
 	var j jobFlags
 	j.register(fs)
 	listen := fs.String("listen", mr.DefaultAddr, "address to serve workers on: host:port or unix:/path")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := j.check(fs); err != nil {
-		return err
-	}
-	params, err := parseParams(fs, j.params)
+	params, err := j.parse(fs, args)
 	if err != nil {
 		return err
 	}

@@ -27,13 +27,7 @@ func runCmd(ctx context.Context, args []string) error {
 	j.register(fs)
 	workers := fs.Int("workers", runtime.NumCPU(), "number of worker processes")
 	slots := fs.Int("slots", 1, "tasks each worker process runs at once")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := j.check(fs); err != nil {
-		return err
-	}
-	params, err := parseParams(fs, j.params)
+	params, err := j.parse(fs, args)
 	if err != nil {
 		return err
 	}
