@@ -55,3 +55,7 @@ func Reduce(key string, values []string) string {
 	slices.Sort(vs)
 	return strings.Join(vs, " ")
 }
+
+// main never runs: an app is loaded as a plugin. It is here so that
+// `go build ./...` can build the package too.
+func main() {}

@@ -31,3 +31,7 @@ func Reduce(key string, values []string) string {
 	}
 	return strconv.Itoa(len(values))
 }
+
+// main never runs: an app is loaded as a plugin. It is here so that
+// `go build ./...` can build the package too.
+func main() {}

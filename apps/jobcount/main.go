@@ -56,3 +56,7 @@ func Reduce(key string, values []string) string {
 	}
 	return strconv.Itoa(n)
 }
+
+// main never runs: an app is loaded as a plugin. It is here so that
+// `go build ./...` can build the package too.
+func main() {}

@@ -88,3 +88,7 @@ func readDirNames(dir string) ([]string, error) {
 	defer d.Close()
 	return d.Readdirnames(-1)
 }
+
+// main never runs: an app is loaded as a plugin. It is here so that
+// `go build ./...` can build the package too.
+func main() {}

@@ -52,3 +52,7 @@ func durationParam(name string) time.Duration {
 	}
 	return d
 }
+
+// main never runs: an app is loaded as a plugin. It is here so that
+// `go build ./...` can build the package too.
+func main() {}
