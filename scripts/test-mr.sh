@@ -227,6 +227,44 @@ scenario_worker_killed() {
 	same worker-killed && pass worker-killed
 }
 
+# A worker frozen with SIGSTOP in the middle of a map task stops
+# heartbeating: its task runs again elsewhere. Thawed after the job is
+# done, its late report must change nothing, and it must still exit.
+scenario_worker_stopped() {
+	newdir worker-stopped
+	reference slow || { fail worker-stopped "mr seq failed"; return; }
+	timeout -k 2 "$T" "$MR" master --task-timeout 1s --param sleep=1s "${INPUTS[@]}" 2>master.log &
+	local m=$!
+	PIDS+=("$m")
+	timeout -k 2 "$T" "$MR" worker -v --connect-timeout 2s "$APPS/slow.so" 2>frozen.log &
+	local frozen=$!
+	PIDS+=("$frozen")
+	local i
+	for ((i = 0; i < 200; i++)); do
+		grep -q "map task .* start" frozen.log 2>/dev/null && break
+		sleep 0.05
+	done
+	local fpid
+	fpid=$(pgrep -P "$frozen")
+	kill -STOP "$fpid"
+	bg "$MR" worker "$APPS/slow.so" 2>/dev/null
+	wait "$m" || { fail worker-stopped "master exited $?: $(tail -1 master.log)"; kill -CONT "$fpid"; return; }
+	sort mr-out-* >before
+	kill -CONT "$fpid"
+	wait "$frozen"
+	local rc=$?
+	sort mr-out-* >after
+	if [[ $rc == 124 || $rc == 137 ]]; then
+		fail worker-stopped "the thawed worker never exited"
+	elif ! grep -q "lost" master.log; then
+		fail worker-stopped "the master never gave up on the frozen worker's task"
+	elif ! cmp -s before after; then
+		fail worker-stopped "the thawed worker changed the output"
+	else
+		same worker-stopped && pass worker-stopped
+	fi
+}
+
 # mr run: one command, a master plus worker processes.
 scenario_run() {
 	newdir run
@@ -382,7 +420,7 @@ scenario_sort() {
 	pass sort
 }
 
-ALL=(wc indexer split spill map_parallel reduce_parallel job_count early_exit crash worker_killed run run_crash bad_input poison sort)
+ALL=(wc indexer split spill map_parallel reduce_parallel job_count early_exit crash worker_killed worker_stopped run run_crash bad_input poison sort)
 want=("$@")
 ((${#want[@]})) || want=("${ALL[@]}")
 for s in "${want[@]}"; do
