@@ -337,6 +337,13 @@ scenario_bad_input() {
 	expect_error bad-input/no-app "no such file" "$MR" worker missing.so
 	expect_error bad-input/unreachable "unreachable" "$MR" worker --master unix:nobody.sock --connect-timeout 1s "$APPS/wc.so"
 	expect_error bad-input/unknown-command "unknown command" "$MR" frobnicate
+	local n
+	n=$("$MR" master --help 2>/dev/null | grep -c '^Usage: mr master')
+	if [[ $n == 1 ]] && "$MR" master --help >/dev/null 2>&1; then
+		pass bad-input/help
+	else
+		fail bad-input/help "mr master --help printed its usage $n times on stdout, or failed"
+	fi
 
 	for p in nomap badsig; do
 		(cd "$ROOT" && go build $GOBUILDFLAGS -buildmode=plugin -o "$WORK/bad-input/$p.so" ./testdata/plugins/$p) ||

@@ -88,8 +88,10 @@ func newFlags(name, synopsis string) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SortFlags = false
 	fs.SetOutput(os.Stderr)
+	// Usage runs only for --help (mistakes get one line instead), so it
+	// writes to stdout.
 	fs.Usage = func() {
-		fmt.Fprintf(os.Stderr, "Usage: mr %s %s\n\nFlags:\n%s", name, synopsis, fs.FlagUsages())
+		fmt.Fprintf(os.Stdout, "Usage: mr %s %s\n\nFlags:\n%s", name, synopsis, fs.FlagUsages())
 	}
 	return fs
 }
@@ -100,8 +102,7 @@ func parse(fs *pflag.FlagSet, args []string) error {
 	err := fs.Parse(args)
 	fs.SetOutput(os.Stderr)
 	if errors.Is(err, pflag.ErrHelp) {
-		fs.Usage()
-		return err
+		return err // pflag has shown the usage
 	}
 	if err != nil {
 		return usageError(fs, "%v", err)
