@@ -2,6 +2,7 @@ package worker
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,11 +45,13 @@ func runMap(a *app.App, t mr.Task) mr.ReportArgs {
 		rep.Stats.InputRecords++
 		// Map may keep substrings of contents; data is never written to
 		// again, so sharing its bytes is safe.
-		contents := unsafe.String(unsafe.SliceData(data), len(data))
-		if err := callMap(a, s.File, contents, emit); err != nil {
-			rep.Failure = fmt.Sprintf("Map(%s): %v", s.File, err)
-			buf.Finish(base)
-			return rep
+		for _, piece := range pieces(a, s, data) {
+			contents := unsafe.String(unsafe.SliceData(piece), len(piece))
+			if err := callMap(a, s.File, contents, emit); err != nil {
+				rep.Failure = fmt.Sprintf("Map(%s): %v", s.File, err)
+				buf.Finish(base)
+				return rep
+			}
 		}
 	}
 	index, stats, err := buf.Finish(base)
@@ -62,6 +65,36 @@ func runMap(a *app.App, t mr.Task) mr.ReportArgs {
 	rep.Stats.Spills = stats.Spills
 	rep.Stats.SpillBytes = stats.SpillBytes
 	return rep
+}
+
+// labPiece bounds the chunk a lab-form Map sees of a file that is being
+// split anyway.
+const labPiece = 8 << 20
+
+// pieces returns the chunks to call Map on for a split's data. A lab-form
+// Map returns every pair of its chunk at once, as a []KeyValue of about
+// five times the chunk's size that the collector must scan, so a split of
+// a large file is cut further, at line boundaries, into pieces of about
+// labPiece bytes. Whole files are never cut, so an app still sees each
+// file it was given whole; a streaming Map gets the split as it is.
+func pieces(a *app.App, s mr.Split, data []byte) [][]byte {
+	if a.Map == nil || s.Whole || len(data) <= labPiece {
+		return [][]byte{data}
+	}
+	var out [][]byte
+	for len(data) > labPiece {
+		cut := bytes.IndexByte(data[labPiece:], '\n')
+		if cut < 0 {
+			break
+		}
+		cut += labPiece + 1
+		out = append(out, data[:cut])
+		data = data[cut:]
+	}
+	if len(data) > 0 {
+		out = append(out, data)
+	}
+	return out
 }
 
 // partition calls the app's Partition, panicking with a clear message when
