@@ -141,7 +141,7 @@ func (b *Buffer) Add(part int, key, value string) {
 // addSorted copies a pair into the sorting arena.
 func (b *Buffer) addSorted(part int, key, value string) {
 	if b.arena == nil {
-		b.arena = make([]byte, 0, b.budget/2)
+		b.arena = make([]byte, 0, b.budget) // untouched pages cost no memory; growing would copy
 	}
 	if len(b.arena)+len(key)+len(value) > 1<<32-1 {
 		b.err = errors.New("map output buffer: over 4 GiB of pairs")
@@ -159,7 +159,7 @@ func (b *Buffer) addSorted(part int, key, value string) {
 func (b *Buffer) ungroup() {
 	t := &b.table
 	b.grouped = false
-	b.arena = make([]byte, 0, b.budget/2)
+	b.arena = make([]byte, 0, b.budget) // untouched pages cost no memory; growing would copy
 	for gi := range t.groups {
 		g := &t.groups[gi]
 		key := t.key(g)
