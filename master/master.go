@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"gomr.dev/internal/auth"
 	"gomr.dev/internal/inputs"
 	"gomr.dev/mr"
 )
@@ -33,6 +34,9 @@ type Options struct {
 	MapMemory   int               // map-side sort buffer, bytes; default 64 MiB
 	MergeFactor int               // most runs merged at once; default 64
 	Params      map[string]string // passed to every task
+	// Secret, when set, must be proven by every connecting worker; see
+	// internal/auth.
+	Secret []byte
 	// Logf reports events worth a human's attention. Default: discard.
 	Logf func(format string, args ...any)
 }
@@ -87,6 +91,21 @@ func (o *Options) validate() error {
 // pollWait is how long GetTask holds a worker that has nothing to do,
 // waiting for a task to free up, before telling it to ask again.
 const pollWait = time.Second
+
+// closeGrace is how long a finished master waits for its workers to hang
+// up before it closes their connections itself.
+const closeGrace = time.Second
+
+// handshakeTimeout bounds a new connection's authentication.
+const handshakeTimeout = 5 * time.Second
+
+// peer names a connection's far end for logs.
+func peer(c net.Conn) string {
+	if a := c.RemoteAddr(); a != nil && a.String() != "" && a.String() != "@" {
+		return a.String()
+	}
+	return "a local worker"
+}
 
 // exitGrace bounds how long a finished master lingers so that its workers
 // hear "exit" from it rather than finding it gone.
@@ -323,7 +342,12 @@ func (m *Master) accept(srv *rpc.Server) {
 		m.connMu.Unlock()
 		go func() {
 			defer m.conns.Done()
-			srv.ServeConn(conn)
+			if err := auth.Server(conn, m.opt.Secret, handshakeTimeout); err != nil {
+				m.opt.Logf("refused a connection from %s: %v", peer(conn), err)
+				conn.Close()
+			} else {
+				srv.ServeConn(conn)
+			}
 			m.connMu.Lock()
 			delete(m.open, conn)
 			m.connMu.Unlock()
@@ -331,15 +355,27 @@ func (m *Master) accept(srv *rpc.Server) {
 	}
 }
 
+// shutdown stops accepting, gives connected workers a moment to hang up
+// on their own (a worker just told "exit" may not have read the reply
+// yet), then closes what is left and waits for every connection's
+// goroutine.
 func (m *Master) shutdown() {
 	m.connMu.Lock()
 	close(m.closing)
 	m.ln.Close()
-	for c := range m.open {
-		c.Close()
-	}
 	m.connMu.Unlock()
-	m.conns.Wait()
+	done := make(chan struct{})
+	go func() { m.conns.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(closeGrace):
+		m.connMu.Lock()
+		for c := range m.open {
+			c.Close()
+		}
+		m.connMu.Unlock()
+		<-done
+	}
 	os.RemoveAll(m.jobDir)
 }
 

@@ -265,6 +265,36 @@ scenario_worker_stopped() {
 	fi
 }
 
+# With --secret-file, a worker must prove the master's secret: one with
+# the wrong secret, or none, is refused at once with a message that says
+# so, and one with the right secret does the job.
+scenario_secret() {
+	newdir secret
+	reference wc || { fail secret "mr seq failed"; return; }
+	head -c 32 /dev/urandom | base64 >good.key
+	head -c 32 /dev/urandom | base64 >bad.key
+	timeout -k 2 "$T" "$MR" master --secret-file good.key "${INPUTS[@]}" 2>master.log &
+	local m=$!
+	PIDS+=("$m")
+	expect_error secret/wrong "refused this worker's secret" "$MR" worker --secret-file bad.key "$APPS/wc.so"
+	expect_error secret/none "requires a shared secret" "$MR" worker "$APPS/wc.so"
+	timeout -k 2 "$T" "$MR" worker --secret-file good.key "$APPS/wc.so" 2>worker.log
+	wait "$m" || { fail secret "master exited $?: $(tail -1 master.log)"; return; }
+	if ! grep -q "refused a connection" master.log; then
+		fail secret "the master did not log the refusal"
+	elif same secret; then
+		pass secret
+	fi
+	mkdir open && cd open || return
+	timeout -k 2 30 "$MR" master --listen unix:open.sock "${INPUTS[0]}" 2>/dev/null &
+	local open=$!
+	PIDS+=("$open")
+	expect_error secret/master-has-none "uses none" "$MR" worker --secret-file ../good.key --master unix:open.sock "$APPS/wc.so"
+	pkill -P "$open"
+	kill "$open" 2>/dev/null
+	cd ..
+}
+
 # mr run: one command, a master plus worker processes.
 scenario_run() {
 	newdir run
@@ -427,7 +457,7 @@ scenario_sort() {
 	pass sort
 }
 
-ALL=(wc indexer split spill map_parallel reduce_parallel job_count early_exit crash worker_killed worker_stopped run run_crash bad_input poison sort)
+ALL=(wc indexer split spill map_parallel reduce_parallel job_count early_exit crash worker_killed worker_stopped secret run run_crash bad_input poison sort)
 want=("$@")
 ((${#want[@]})) || want=("${ALL[@]}")
 for s in "${want[@]}"; do

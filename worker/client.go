@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"gomr.dev/internal/auth"
 	"gomr.dev/mr"
 )
 
@@ -28,18 +29,20 @@ var errCallTimeout = errors.New("master did not answer in time")
 type Client struct {
 	addr    string
 	timeout time.Duration // per call, on top of the master's long poll
+	secret  []byte        // proven to the master on every new connection; nil for none
 
 	mu  sync.Mutex  // guards rpc
 	rpc *rpc.Client // nil until dialled, and after a failure
 }
 
 // NewClient returns a client for the master at addr ("host:port" or
-// "unix:/path"). It does not dial yet.
-func NewClient(addr string, timeout time.Duration) (*Client, error) {
+// "unix:/path") that proves secret (nil for none) on each connection. It
+// does not dial yet.
+func NewClient(addr string, timeout time.Duration, secret []byte) (*Client, error) {
 	if _, _, err := mr.ParseAddr(addr); err != nil {
 		return nil, err
 	}
-	return &Client{addr: addr, timeout: timeout}, nil
+	return &Client{addr: addr, timeout: timeout, secret: secret}, nil
 }
 
 func (c *Client) GetTask(ctx context.Context, args mr.GetTaskArgs) (mr.GetTaskReply, error) {
@@ -79,6 +82,10 @@ func (c *Client) conn(ctx context.Context) (*rpc.Client, error) {
 	d := net.Dialer{Timeout: c.timeout}
 	conn, err := d.DialContext(ctx, network, address)
 	if err != nil {
+		return nil, err
+	}
+	if err := auth.Client(conn, c.secret, c.timeout); err != nil {
+		conn.Close()
 		return nil, err
 	}
 	c.rpc = rpc.NewClient(conn)

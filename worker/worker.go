@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"gomr.dev/internal/app"
+	"gomr.dev/internal/auth"
 	"gomr.dev/mr"
 )
 
@@ -86,6 +87,9 @@ func (w *worker) loop(ctx context.Context) error {
 		}
 		reply, err := o.Master.GetTask(ctx, args)
 		if err != nil {
+			if auth.Permanent(err) {
+				return err // retrying cannot mend a configuration mismatch
+			}
 			if silent := time.Since(lastOK); silent > o.ConnectTimeout {
 				return fmt.Errorf("%w for %v: %v", ErrMasterUnreachable, silent.Round(time.Second), err)
 			}

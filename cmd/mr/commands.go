@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"gomr.dev/internal/app"
+	"gomr.dev/internal/auth"
 	"gomr.dev/internal/inputs"
 	"gomr.dev/master"
 	"gomr.dev/mr"
@@ -29,6 +30,7 @@ type jobFlags struct {
 	mapMemory   sizeFlag
 	mergeFactor int
 	params      []string
+	secretFile  string
 }
 
 func (j *jobFlags) register(fs *pflag.FlagSet) {
@@ -41,6 +43,7 @@ func (j *jobFlags) register(fs *pflag.FlagSet) {
 	fs.Var(&j.mapMemory, "map-memory", "map-side sort buffer per task; a task spills sorted runs to disk when it fills")
 	fs.IntVar(&j.mergeFactor, "merge-factor", 64, "most sorted runs merged at once; more are merged in several passes")
 	fs.StringArrayVar(&j.params, "param", nil, "job parameter name=value for the app (mr.Param); repeatable")
+	fs.StringVar(&j.secretFile, "secret-file", "", "file holding a shared secret every worker must prove (at least 16 bytes)")
 }
 
 // parse parses a job command's flags, checks them, and returns the job
@@ -70,6 +73,14 @@ func (j *jobFlags) check(fs *pflag.FlagSet) error {
 		return usageError(fs, "--merge-factor %d: must be at least 2", j.mergeFactor)
 	}
 	return nil
+}
+
+// secret reads --secret-file, if given.
+func (j *jobFlags) secret() ([]byte, error) {
+	if j.secretFile == "" {
+		return nil, nil
+	}
+	return auth.ReadSecret(j.secretFile)
 }
 
 func (j *jobFlags) options(files []string, params map[string]string) master.Options {
@@ -104,6 +115,9 @@ func masterCmd(ctx context.Context, args []string) error {
 	}
 	opt := j.options(files, params)
 	opt.Listen = *listen
+	if opt.Secret, err = j.secret(); err != nil {
+		return err
+	}
 	logger := log.New(os.Stderr, "mr master: ", 0)
 	opt.Logf = logger.Printf
 	m, err := master.New(opt)
@@ -126,6 +140,7 @@ func workerCmd(ctx context.Context, args []string) error {
 	connectTimeout := fs.Duration("connect-timeout", 10*time.Second, "exit when the master is unreachable for this long")
 	verbose := fs.BoolP("verbose", "v", false, "log every task")
 	slots := fs.Int("slots", 1, "tasks to run at once in this process")
+	secretFile := fs.String("secret-file", "", "file holding the master's shared secret")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -151,7 +166,13 @@ func workerCmd(ctx context.Context, args []string) error {
 		// time for little memory back, so it keeps the default.
 		debug.SetGCPercent(50)
 	}
-	client, err := worker.NewClient(*addr, *connectTimeout/2+5*time.Second)
+	var secret []byte
+	if *secretFile != "" {
+		if secret, err = auth.ReadSecret(*secretFile); err != nil {
+			return err
+		}
+	}
+	client, err := worker.NewClient(*addr, *connectTimeout/2+5*time.Second, secret)
 	if err != nil {
 		return usageError(fs, "--master: %v", err)
 	}

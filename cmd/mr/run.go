@@ -64,6 +64,9 @@ func runCmd(ctx context.Context, args []string) error {
 	opt := j.options(files, params)
 	opt.Listen = "unix:" + filepath.Join(sockDir, "master.sock")
 	opt.Logf = ui.Logf
+	if opt.Secret, err = j.secret(); err != nil {
+		return err
+	}
 	m, err := master.New(opt)
 	if err != nil {
 		return err
@@ -73,7 +76,7 @@ func runCmd(ctx context.Context, args []string) error {
 	defer cancel(nil)
 	pool := &workerPool{
 		ctx:      ctx,
-		argv:     []string{self, "worker", "--master", opt.Listen, "--slots", fmt.Sprint(*slots), appPath},
+		argv:     append([]string{self, "worker", "--master", opt.Listen, "--slots", fmt.Sprint(*slots)}, secretArgs(j.secretFile, appPath)...),
 		over:     func() bool { return m.Status().Over() },
 		logf:     ui.Logf,
 		budget:   3 * *workers,
@@ -101,6 +104,15 @@ func runCmd(ctx context.Context, args []string) error {
 		float64(ru.Maxrss)/1024, float64(pool.maxRSS())/1024, float64(inter)/(1<<20),
 		float64(inter)/float64(max(st.MapStats.InputBytes, 1)), st.MapStats.Spills)
 	return nil
+}
+
+// secretArgs ends a worker's command line: --secret-file when the job has
+// one, then the app.
+func secretArgs(secretFile, app string) []string {
+	if secretFile == "" {
+		return []string{app}
+	}
+	return []string{"--secret-file", secretFile, app}
 }
 
 // workerPool keeps N worker processes alive, starting a new one when one

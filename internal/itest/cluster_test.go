@@ -107,7 +107,7 @@ func startMaster(t *testing.T, opt master.Options) *cluster {
 
 // worker runs a worker goroutine; its result arrives on the returned channel.
 func (c *cluster) worker(ctx context.Context, a *app.App, id string) <-chan error {
-	client, err := worker.NewClient(c.m.Addr(), 5*time.Second)
+	client, err := worker.NewClient(c.m.Addr(), 5*time.Second, nil)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func TestValueOrderIsInputOrder(t *testing.T) {
 }
 
 func TestWorkerGivesUpOnUnreachableMaster(t *testing.T) {
-	client, _ := worker.NewClient("unix:"+filepath.Join(t.TempDir(), "none.sock"), time.Second)
+	client, _ := worker.NewClient("unix:"+filepath.Join(t.TempDir(), "none.sock"), time.Second, nil)
 	start := time.Now()
 	err := worker.Run(context.Background(), worker.Options{App: wordCount(), Master: client, ID: "w", ConnectTimeout: 300 * time.Millisecond})
 	if !errors.Is(err, worker.ErrMasterUnreachable) {
@@ -302,7 +302,7 @@ func TestWorkerSlots(t *testing.T) {
 		return inner(file, contents)
 	}
 	c := startMaster(t, master.Options{Inputs: files, NReduce: 3})
-	client, err := worker.NewClient(c.m.Addr(), 5*time.Second)
+	client, err := worker.NewClient(c.m.Addr(), 5*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
