@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -37,6 +38,8 @@ type Options struct {
 	// Secret, when set, must be proven by every connecting worker; see
 	// internal/auth.
 	Secret []byte
+	// TLS, when set, makes the master serve TLS only.
+	TLS *tls.Config
 	// Logf reports events worth a human's attention. Default: discard.
 	Logf func(format string, args ...any)
 }
@@ -162,6 +165,9 @@ func New(opt Options) (*Master, error) {
 	if err != nil {
 		os.RemoveAll(jobDir)
 		return nil, err
+	}
+	if opt.TLS != nil {
+		ln = tls.NewListener(ln, opt.TLS)
 	}
 	m := &Master{
 		opt:    opt,

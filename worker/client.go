@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -30,6 +31,7 @@ type Client struct {
 	addr    string
 	timeout time.Duration // per call, on top of the master's long poll
 	secret  []byte        // proven to the master on every new connection; nil for none
+	tls     *tls.Config   // nil for plain connections
 
 	mu  sync.Mutex  // guards rpc
 	rpc *rpc.Client // nil until dialled, and after a failure
@@ -44,6 +46,10 @@ func NewClient(addr string, timeout time.Duration, secret []byte) (*Client, erro
 	}
 	return &Client{addr: addr, timeout: timeout, secret: secret}, nil
 }
+
+// UseTLS makes every later connection TLS with cfg. Call it before the
+// first call.
+func (c *Client) UseTLS(cfg *tls.Config) { c.tls = cfg }
 
 func (c *Client) GetTask(ctx context.Context, args mr.GetTaskArgs) (mr.GetTaskReply, error) {
 	var r mr.GetTaskReply
@@ -83,6 +89,17 @@ func (c *Client) conn(ctx context.Context) (*rpc.Client, error) {
 	conn, err := d.DialContext(ctx, network, address)
 	if err != nil {
 		return nil, err
+	}
+	if c.tls != nil {
+		tc := tls.Client(conn, c.tls)
+		hctx, cancel := context.WithTimeout(ctx, c.timeout)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			conn.Close()
+			return nil, auth.TLSError(err)
+		}
+		conn = tc
 	}
 	if err := auth.Client(conn, c.secret, c.timeout); err != nil {
 		conn.Close()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net"
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
@@ -102,6 +103,9 @@ func masterCmd(ctx context.Context, args []string) error {
 	var j jobFlags
 	j.register(fs)
 	listen := fs.String("listen", mr.DefaultAddr, "address to serve workers on: host:port or unix:/path")
+	tlsCert := fs.String("tls-cert", "", "serve TLS with this certificate (PEM); needs --tls-key")
+	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
+	tlsCA := fs.String("tls-ca", "", "with TLS, require workers to present a certificate signed by this CA (PEM)")
 	params, err := j.parse(fs, args)
 	if err != nil {
 		return err
@@ -117,6 +121,14 @@ func masterCmd(ctx context.Context, args []string) error {
 	opt.Listen = *listen
 	if opt.Secret, err = j.secret(); err != nil {
 		return err
+	}
+	if *tlsCert != "" || *tlsKey != "" || *tlsCA != "" {
+		if *tlsCert == "" || *tlsKey == "" {
+			return usageError(fs, "TLS needs both --tls-cert and --tls-key")
+		}
+		if opt.TLS, err = auth.ServerTLS(*tlsCert, *tlsKey, *tlsCA); err != nil {
+			return err
+		}
 	}
 	logger := log.New(os.Stderr, "mr master: ", 0)
 	opt.Logf = logger.Printf
@@ -141,6 +153,9 @@ func workerCmd(ctx context.Context, args []string) error {
 	verbose := fs.BoolP("verbose", "v", false, "log every task")
 	slots := fs.Int("slots", 1, "tasks to run at once in this process")
 	secretFile := fs.String("secret-file", "", "file holding the master's shared secret")
+	tlsCA := fs.String("tls-ca", "", "connect with TLS, trusting masters whose certificate this CA (PEM) signed")
+	tlsCert := fs.String("tls-cert", "", "with TLS, this worker's certificate (PEM), for a master that asks for one")
+	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -177,6 +192,16 @@ func workerCmd(ctx context.Context, args []string) error {
 		return usageError(fs, "--master: %v", err)
 	}
 	defer client.Close()
+	if *tlsCA != "" || *tlsCert != "" || *tlsKey != "" {
+		if *tlsCA == "" {
+			return usageError(fs, "TLS needs --tls-ca, the CA that signed the master's certificate")
+		}
+		cfg, err := auth.ClientTLS(serverName(*addr), *tlsCA, *tlsCert, *tlsKey)
+		if err != nil {
+			return err
+		}
+		client.UseTLS(cfg)
+	}
 	host, _ := os.Hostname()
 	opt := worker.Options{
 		App:            a,
@@ -200,6 +225,20 @@ func workerCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("%v (is 'mr master' running at %s? pass --master ADDR)", err, *addr)
 	}
 	return err
+}
+
+// serverName is the name a worker expects in the master's certificate:
+// the host of a TCP address, or localhost for a unix socket.
+func serverName(addr string) string {
+	network, address, _ := mr.ParseAddr(addr)
+	if network == "unix" {
+		return "localhost"
+	}
+	host, _, err := net.SplitHostPort(address)
+	if err != nil || host == "" {
+		return "localhost"
+	}
+	return host
 }
 
 func seqCmd(ctx context.Context, args []string) error {

@@ -109,7 +109,9 @@ func Client(conn net.Conn, secret []byte, timeout time.Duration) error {
 	defer conn.SetDeadline(time.Time{})
 	hello := make([]byte, len(helloOpen))
 	if _, err := io.ReadFull(conn, hello); err != nil {
-		return fmt.Errorf("no greeting from the master: %w", err)
+		// Under TLS 1.3 a master that refuses this worker's certificate
+		// says so only now, on the first read.
+		return fmt.Errorf("no greeting from the master: %w", TLSError(err))
 	}
 	switch string(hello) {
 	case helloOpen:
@@ -153,5 +155,6 @@ func Client(conn net.Conn, secret []byte, timeout time.Duration) error {
 // Permanent reports whether err is a handshake outcome that retrying
 // cannot change.
 func Permanent(err error) bool {
-	return errors.Is(err, ErrRefused) || errors.Is(err, ErrNeedSecret) || errors.Is(err, ErrNoSecret) || errors.Is(err, ErrBadServer)
+	return errors.Is(err, ErrRefused) || errors.Is(err, ErrNeedSecret) || errors.Is(err, ErrNoSecret) ||
+		errors.Is(err, ErrBadServer) || errors.Is(err, ErrTLS)
 }
