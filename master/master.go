@@ -3,6 +3,7 @@ package master
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
@@ -40,6 +41,9 @@ type Options struct {
 	Secret []byte
 	// TLS, when set, makes the master serve TLS only.
 	TLS *tls.Config
+	// App, when set, is the job's app plugin: the master serves it to
+	// workers started without one, and refuses workers that run another.
+	App string
 	// Logf reports events worth a human's attention. Default: discard.
 	Logf func(format string, args ...any)
 }
@@ -127,6 +131,8 @@ type Master struct {
 	changed chan struct{} // closed and replaced when the schedule changes
 	told    map[string]bool
 
+	app mr.GetAppReply // the app served to workers; empty without --app
+
 	closing chan struct{} // closed when Run is shutting down
 	conns   sync.WaitGroup
 	connMu  sync.Mutex // guards open
@@ -161,6 +167,16 @@ func New(opt Options) (*Master, error) {
 	if err := os.Mkdir(jobDir, 0o755); err != nil {
 		return nil, fmt.Errorf("--out %s: %w", opt.OutDir, err)
 	}
+	var served mr.GetAppReply
+	if opt.App != "" {
+		data, err := os.ReadFile(opt.App)
+		if err != nil {
+			os.RemoveAll(jobDir)
+			return nil, fmt.Errorf("--app: %w", err)
+		}
+		sum := sha256.Sum256(data)
+		served = mr.GetAppReply{Name: filepath.Base(opt.App), SHA256: hex.EncodeToString(sum[:]), Data: data}
+	}
 	ln, err := listen(opt.Listen)
 	if err != nil {
 		os.RemoveAll(jobDir)
@@ -184,6 +200,7 @@ func New(opt Options) (*Master, error) {
 		}),
 		changed: make(chan struct{}),
 		told:    make(map[string]bool),
+		app:     served,
 		closing: make(chan struct{}),
 		open:    make(map[net.Conn]bool),
 	}
@@ -391,6 +408,12 @@ type service struct{ m *Master }
 
 func (s *service) GetTask(args mr.GetTaskArgs, reply *mr.GetTaskReply) error {
 	m := s.m
+	if m.app.SHA256 != "" && args.AppSHA256 != m.app.SHA256 {
+		reply.Action = mr.Exit
+		reply.Refused = fmt.Sprintf("this worker's app (sha256 %.12s) is not the job's %s (sha256 %.12s); start the worker without an app to fetch the job's, or with the same file", args.AppSHA256, m.app.Name, m.app.SHA256)
+		m.opt.Logf("refused worker %s: it runs another app (sha256 %.12s)", args.Worker, args.AppSHA256)
+		return nil
+	}
 	timer := time.NewTimer(pollWait)
 	defer timer.Stop()
 	for {
@@ -428,6 +451,12 @@ func (s *service) GetTask(args mr.GetTaskArgs, reply *mr.GetTaskReply) error {
 			return nil
 		}
 	}
+}
+
+// GetApp sends the job's app, if the master serves one.
+func (s *service) GetApp(args mr.GetAppArgs, reply *mr.GetAppReply) error {
+	*reply = s.m.app
+	return nil
 }
 
 func (s *service) Heartbeat(args mr.HeartbeatArgs, reply *mr.HeartbeatReply) error {

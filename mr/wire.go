@@ -106,6 +106,10 @@ type GetTaskArgs struct {
 	// sample phase; a later poll that disagrees fails the job, since its
 	// workers run different apps.
 	SampleSize int
+	// AppSHA256 is the hex SHA-256 of the worker's app file. A master
+	// that serves the job's app (mr master --app) refuses workers whose
+	// app differs.
+	AppSHA256 string
 }
 
 type GetTaskReply struct {
@@ -113,6 +117,20 @@ type GetTaskReply struct {
 	Task   Task
 	// Failure is set with Exit when the job failed; it says why.
 	Failure string
+	// Refused is set with Exit when this worker may not work on the job
+	// at all, such as for running another app; it says why.
+	Refused string
+}
+
+// GetAppArgs asks a master for the job's app (Master.GetApp).
+type GetAppArgs struct{}
+
+// GetAppReply carries the app plugin's bytes. Data is empty when the
+// master serves no app.
+type GetAppReply struct {
+	Name   string // the app file's base name
+	SHA256 string // hex SHA-256 of Data
+	Data   []byte
 }
 
 type HeartbeatArgs struct {

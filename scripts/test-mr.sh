@@ -295,6 +295,26 @@ scenario_secret() {
 	cd ..
 }
 
+# mr master --app serves the app: a worker started without one fetches it,
+# checks its hash and runs it; a worker with another app is refused.
+scenario_ship_app() {
+	newdir ship-app
+	reference wc || { fail ship-app "mr seq failed"; return; }
+	timeout -k 2 "$T" "$MR" master --listen "unix:$PWD/m.sock" --app "$APPS/wc.so" "${INPUTS[@]}" 2>master.log &
+	local m=$!
+	PIDS+=("$m")
+	expect_error ship-app/other-app "is not the job's wc.so" "$MR" worker --master "unix:$PWD/m.sock" "$APPS/indexer.so"
+	mkdir elsewhere
+	(cd elsewhere && timeout -k 2 "$T" "$MR" worker --master "unix:$PWD/../m.sock" 2>worker.log)
+	local rc=$?
+	wait "$m" || { fail ship-app "master exited $?: $(tail -1 master.log)"; return; }
+	if [[ $rc != 0 ]]; then
+		fail ship-app "the app-less worker exited $rc: $(tail -1 elsewhere/worker.log)"
+	elif same ship-app; then
+		pass ship-app
+	fi
+}
+
 # mr run: one command, a master plus worker processes.
 scenario_run() {
 	newdir run
@@ -457,7 +477,7 @@ scenario_sort() {
 	pass sort
 }
 
-ALL=(wc indexer split spill map_parallel reduce_parallel job_count early_exit crash worker_killed worker_stopped secret run run_crash bad_input poison sort)
+ALL=(wc indexer split spill map_parallel reduce_parallel job_count early_exit crash worker_killed worker_stopped secret ship_app run run_crash bad_input poison sort)
 want=("$@")
 ((${#want[@]})) || want=("${ALL[@]}")
 for s in "${want[@]}"; do

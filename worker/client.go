@@ -66,6 +66,12 @@ func (c *Client) Report(ctx context.Context, args mr.ReportArgs) (mr.ReportReply
 	return r, c.call(ctx, "Report", args, &r)
 }
 
+// GetApp fetches the job's app from the master.
+func (c *Client) GetApp(ctx context.Context) (mr.GetAppReply, error) {
+	var r mr.GetAppReply
+	return r, c.call(ctx, "GetApp", mr.GetAppArgs{}, &r)
+}
+
 // Close drops the connection, if any.
 func (c *Client) Close() error {
 	c.mu.Lock()

@@ -16,6 +16,9 @@ import (
 var (
 	// ErrJobFailed wraps the master's reason when it ends a failed job.
 	ErrJobFailed = errors.New("job failed")
+	// ErrRefused wraps the master's reason when it will not take this
+	// worker at all.
+	ErrRefused = errors.New("refused by the master")
 	// ErrMasterUnreachable is returned when the master stays silent for
 	// longer than the connect timeout.
 	ErrMasterUnreachable = errors.New("master unreachable")
@@ -32,6 +35,9 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// Logf reports each task and problem. Default: discard.
 	Logf func(format string, args ...any)
+	// AppSHA256 is the hex SHA-256 of the app's file, which the master
+	// checks against the job's app when it serves one.
+	AppSHA256 string
 	// Slots is how many tasks run at once in this process. Default 1.
 	// Each slot polls the master on its own, as worker ID/slot.
 	Slots int
@@ -74,7 +80,7 @@ func Run(ctx context.Context, o Options) error {
 // loop is one slot: it polls for tasks and runs them one at a time.
 func (w *worker) loop(ctx context.Context) error {
 	o := w.Options
-	args := mr.GetTaskArgs{Worker: o.ID}
+	args := mr.GetTaskArgs{Worker: o.ID, AppSHA256: o.AppSHA256}
 	var err error
 	if args.SampleSize, err = sampleSize(o.App); err != nil {
 		return fmt.Errorf("SampleSize: %v", err)
@@ -102,6 +108,9 @@ func (w *worker) loop(ctx context.Context) error {
 		lastOK, backoff = time.Now(), 50*time.Millisecond
 		switch reply.Action {
 		case mr.Exit:
+			if reply.Refused != "" {
+				return fmt.Errorf("%w: %s", ErrRefused, reply.Refused)
+			}
 			if reply.Failure != "" {
 				return fmt.Errorf("%w: %s", ErrJobFailed, reply.Failure)
 			}

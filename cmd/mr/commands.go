@@ -103,6 +103,7 @@ func masterCmd(ctx context.Context, args []string) error {
 	var j jobFlags
 	j.register(fs)
 	listen := fs.String("listen", mr.DefaultAddr, "address to serve workers on: host:port or unix:/path")
+	appFile := fs.String("app", "", "serve this app plugin to workers started without one, and refuse workers running another")
 	tlsCert := fs.String("tls-cert", "", "serve TLS with this certificate (PEM); needs --tls-key")
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
 	tlsCA := fs.String("tls-ca", "", "with TLS, require workers to present a certificate signed by this CA (PEM)")
@@ -119,6 +120,7 @@ func masterCmd(ctx context.Context, args []string) error {
 	}
 	opt := j.options(files, params)
 	opt.Listen = *listen
+	opt.App = *appFile
 	if opt.Secret, err = j.secret(); err != nil {
 		return err
 	}
@@ -147,7 +149,7 @@ func masterCmd(ctx context.Context, args []string) error {
 }
 
 func workerCmd(ctx context.Context, args []string) error {
-	fs := newFlags("worker", "[flags] APP.so")
+	fs := newFlags("worker", "[flags] [APP.so]   (without APP.so, fetch the app from a master started with --app)")
 	addr := fs.String("master", mr.DefaultAddr, "master address: host:port or unix:/path")
 	connectTimeout := fs.Duration("connect-timeout", 10*time.Second, "exit when the master is unreachable for this long")
 	verbose := fs.BoolP("verbose", "v", false, "log every task")
@@ -159,8 +161,8 @@ func workerCmd(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usageError(fs, "want exactly one APP.so, got %d arguments", fs.NArg())
+	if fs.NArg() > 1 {
+		return usageError(fs, "want at most one APP.so, got %d arguments", fs.NArg())
 	}
 	if *connectTimeout <= 0 {
 		return usageError(fs, "--connect-timeout must be positive")
@@ -168,7 +170,27 @@ func workerCmd(ctx context.Context, args []string) error {
 	if *slots < 1 {
 		return usageError(fs, "--slots %d: must be at least 1", *slots)
 	}
-	a, err := app.Load(fs.Arg(0))
+	client, err := workerClient(fs, *addr, *connectTimeout, *secretFile, *tlsCA, *tlsCert, *tlsKey)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	appPath := fs.Arg(0)
+	var sum string
+	if appPath == "" {
+		// The app comes from the master; the plugin stays mapped after
+		// its file is gone.
+		if appPath, sum, err = worker.FetchApp(ctx, client, "", *connectTimeout); err != nil {
+			if errors.Is(err, worker.ErrMasterUnreachable) {
+				return fmt.Errorf("%v (is 'mr master' running at %s? pass --master ADDR)", err, *addr)
+			}
+			return err
+		}
+		defer os.Remove(appPath)
+	} else if sum, err = worker.FileSHA256(appPath); err != nil {
+		sum = "" // app.Load names the problem
+	}
+	a, err := app.Load(appPath)
 	if err != nil {
 		return err
 	}
@@ -181,27 +203,6 @@ func workerCmd(ctx context.Context, args []string) error {
 		// time for little memory back, so it keeps the default.
 		debug.SetGCPercent(50)
 	}
-	var secret []byte
-	if *secretFile != "" {
-		if secret, err = auth.ReadSecret(*secretFile); err != nil {
-			return err
-		}
-	}
-	client, err := worker.NewClient(*addr, *connectTimeout/2+5*time.Second, secret)
-	if err != nil {
-		return usageError(fs, "--master: %v", err)
-	}
-	defer client.Close()
-	if *tlsCA != "" || *tlsCert != "" || *tlsKey != "" {
-		if *tlsCA == "" {
-			return usageError(fs, "TLS needs --tls-ca, the CA that signed the master's certificate")
-		}
-		cfg, err := auth.ClientTLS(serverName(*addr), *tlsCA, *tlsCert, *tlsKey)
-		if err != nil {
-			return err
-		}
-		client.UseTLS(cfg)
-	}
 	host, _ := os.Hostname()
 	opt := worker.Options{
 		App:            a,
@@ -209,6 +210,7 @@ func workerCmd(ctx context.Context, args []string) error {
 		ID:             fmt.Sprintf("%s-%d-%x", host, os.Getpid(), time.Now().UnixNano()&0xffffff),
 		ConnectTimeout: *connectTimeout,
 		Slots:          *slots,
+		AppSHA256:      sum,
 	}
 	if *verbose {
 		opt.Logf = log.New(os.Stderr, "mr worker: ", log.Lmicroseconds).Printf
@@ -225,6 +227,33 @@ func workerCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("%v (is 'mr master' running at %s? pass --master ADDR)", err, *addr)
 	}
 	return err
+}
+
+// workerClient builds the worker's connection to its master from the
+// address, secret and TLS flags.
+func workerClient(fs *pflag.FlagSet, addr string, connectTimeout time.Duration, secretFile, tlsCA, tlsCert, tlsKey string) (*worker.Client, error) {
+	var secret []byte
+	if secretFile != "" {
+		var err error
+		if secret, err = auth.ReadSecret(secretFile); err != nil {
+			return nil, err
+		}
+	}
+	client, err := worker.NewClient(addr, connectTimeout/2+5*time.Second, secret)
+	if err != nil {
+		return nil, usageError(fs, "--master: %v", err)
+	}
+	if tlsCA != "" || tlsCert != "" || tlsKey != "" {
+		if tlsCA == "" {
+			return nil, usageError(fs, "TLS needs --tls-ca, the CA that signed the master's certificate")
+		}
+		cfg, err := auth.ClientTLS(serverName(addr), tlsCA, tlsCert, tlsKey)
+		if err != nil {
+			return nil, err
+		}
+		client.UseTLS(cfg)
+	}
+	return client, nil
 }
 
 // serverName is the name a worker expects in the master's certificate:
