@@ -41,6 +41,9 @@ type Options struct {
 	Secret []byte
 	// TLS, when set, makes the master serve TLS only.
 	TLS *tls.Config
+	// ShipInputs makes workers read their splits from the master, which
+	// serves the job's splits and nothing else.
+	ShipInputs bool
 	// App, when set, is the job's app plugin: the master serves it to
 	// workers started without one, and refuses workers that run another.
 	App string
@@ -131,7 +134,8 @@ type Master struct {
 	changed chan struct{} // closed and replaced when the schedule changes
 	told    map[string]bool
 
-	app mr.GetAppReply // the app served to workers; empty without --app
+	app    mr.GetAppReply    // the app served to workers; empty without --app
+	splits map[mr.Split]bool // the job's splits, which ReadSplit may serve
 
 	closing chan struct{} // closed when Run is shutting down
 	conns   sync.WaitGroup
@@ -201,8 +205,14 @@ func New(opt Options) (*Master, error) {
 		changed: make(chan struct{}),
 		told:    make(map[string]bool),
 		app:     served,
+		splits:  make(map[mr.Split]bool),
 		closing: make(chan struct{}),
 		open:    make(map[net.Conn]bool),
+	}
+	for _, t := range tasks {
+		for _, sp := range t {
+			m.splits[sp] = true
+		}
 	}
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
 		m.addr = tcp.String()
@@ -437,6 +447,7 @@ func (s *service) GetTask(args mr.GetTaskArgs, reply *mr.GetTaskReply) error {
 				task.Heartbeat = m.opt.TaskTimeout / 4
 				task.MapMemory = m.opt.MapMemory
 				task.MergeFactor = m.opt.MergeFactor
+				task.ShipInputs = m.opt.ShipInputs
 				reply.Task = task
 			}
 			return nil
@@ -451,6 +462,28 @@ func (s *service) GetTask(args mr.GetTaskArgs, reply *mr.GetTaskReply) error {
 			return nil
 		}
 	}
+}
+
+// ReadSplit sends the lines of one of the job's splits to a worker, when
+// the master ships inputs. It serves only splits of the job's map tasks and
+// of its sample tasks, so no other file can be read through it.
+func (s *service) ReadSplit(args mr.ReadSplitArgs, reply *mr.ReadSplitReply) error {
+	m := s.m
+	if !m.opt.ShipInputs {
+		return errors.New("this master does not ship inputs; start it with --ship-inputs")
+	}
+	m.mu.Lock()
+	ok := m.splits[args.Split] || m.sched.sampleSplit(args.Split)
+	m.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%s bytes %d-%d is not one of the job's inputs", args.Split.File, args.Split.Offset, args.Split.Offset+args.Split.Length)
+	}
+	data, err := inputs.Read(args.Split)
+	if err != nil {
+		return err
+	}
+	reply.Data = data
+	return nil
 }
 
 // GetApp sends the job's app, if the master serves one.

@@ -238,3 +238,15 @@ func (s *Scheduler) describeSample(id int) string {
 func (s *Scheduler) Cuts() (cuts []string, sampled int) {
 	return s.sample.cuts, s.sample.sample
 }
+
+// sampleSplit reports whether sp is a chunk of one of the sample tasks.
+func (s *Scheduler) sampleSplit(sp mr.Split) bool {
+	for _, chunks := range s.sample.plan {
+		for _, c := range chunks {
+			if c == sp {
+				return true
+			}
+		}
+	}
+	return false
+}

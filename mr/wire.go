@@ -74,6 +74,9 @@ type Task struct {
 	MapMemory int
 	// MergeFactor is the most runs a merge reads at once.
 	MergeFactor int
+	// ShipInputs says to read Splits from the master (Master.ReadSplit)
+	// rather than from the worker's own filesystem.
+	ShipInputs bool
 	// Dir is the job's scratch directory, shared by master and workers.
 	// Workers write map runs and reduce output there.
 	Dir    string
@@ -120,6 +123,16 @@ type GetTaskReply struct {
 	// Refused is set with Exit when this worker may not work on the job
 	// at all, such as for running another app; it says why.
 	Refused string
+}
+
+// ReadSplitArgs asks a master started with --ship-inputs for the lines of
+// one of the job's splits (Master.ReadSplit).
+type ReadSplitArgs struct {
+	Split Split
+}
+
+type ReadSplitReply struct {
+	Data []byte
 }
 
 // GetAppArgs asks a master for the job's app (Master.GetApp).

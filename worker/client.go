@@ -20,6 +20,7 @@ type Master interface {
 	GetTask(ctx context.Context, args mr.GetTaskArgs) (mr.GetTaskReply, error)
 	Heartbeat(ctx context.Context, args mr.HeartbeatArgs) (mr.HeartbeatReply, error)
 	Report(ctx context.Context, args mr.ReportArgs) (mr.ReportReply, error)
+	ReadSplit(ctx context.Context, s mr.Split) ([]byte, error)
 }
 
 // errCallTimeout is returned when the master does not answer in time.
@@ -64,6 +65,13 @@ func (c *Client) Heartbeat(ctx context.Context, args mr.HeartbeatArgs) (mr.Heart
 func (c *Client) Report(ctx context.Context, args mr.ReportArgs) (mr.ReportReply, error) {
 	var r mr.ReportReply
 	return r, c.call(ctx, "Report", args, &r)
+}
+
+// ReadSplit reads a split's lines from a master that ships inputs.
+func (c *Client) ReadSplit(ctx context.Context, s mr.Split) ([]byte, error) {
+	var r mr.ReadSplitReply
+	err := c.call(ctx, "ReadSplit", mr.ReadSplitArgs{Split: s}, &r)
+	return r.Data, err
 }
 
 // GetApp fetches the job's app from the master.

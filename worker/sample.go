@@ -7,7 +7,6 @@ import (
 	"unsafe"
 
 	"gomr.dev/internal/app"
-	"gomr.dev/internal/inputs"
 	"gomr.dev/mr"
 )
 
@@ -27,7 +26,7 @@ func sampleSize(a *app.App) (n int, err error) {
 // ignored. The reservoir's generator is seeded by the task ID, so every
 // attempt of a task reports the same keys and a job's cut points depend
 // only on its input.
-func runSample(a *app.App, t mr.Task) mr.ReportArgs {
+func runSample(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error)) mr.ReportArgs {
 	var rep mr.ReportArgs
 	rng := rand.New(rand.NewPCG(uint64(t.ID), 0x73616d706c65))
 	var keys []string
@@ -41,7 +40,7 @@ func runSample(a *app.App, t mr.Task) mr.ReportArgs {
 		}
 	}
 	for _, s := range t.Splits {
-		data, err := inputs.Read(s)
+		data, err := read(s)
 		if err != nil {
 			rep.Failure = err.Error()
 			return rep

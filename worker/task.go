@@ -10,7 +10,6 @@ import (
 	"unsafe"
 
 	"gomr.dev/internal/app"
-	"gomr.dev/internal/inputs"
 	"gomr.dev/internal/shuffle"
 	"gomr.dev/mr"
 )
@@ -18,7 +17,7 @@ import (
 // runMap calls Map on each of the task's splits in turn and writes their
 // pairs, partitioned, sorted and combined, to one output file in the job
 // directory. The report names the file and its partition index.
-func runMap(a *app.App, t mr.Task) mr.ReportArgs {
+func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error)) mr.ReportArgs {
 	var rep mr.ReportArgs
 	base := filepath.Join(t.Dir, fmt.Sprintf("m%d-a%d", t.ID, t.Attempt))
 	var combine shuffle.CombineFunc
@@ -35,7 +34,7 @@ func runMap(a *app.App, t mr.Task) mr.ReportArgs {
 	part := func(key string) int { return partition(a, key, t.NReduce) }
 	emit := func(key, value string) { buf.Emit(key, value, part) }
 	for _, s := range t.Splits {
-		data, err := inputs.Read(s)
+		data, err := read(s)
 		if err != nil {
 			rep.Failure = err.Error()
 			buf.Finish(base) // removes spills

@@ -10,6 +10,7 @@ import (
 
 	"gomr.dev/internal/app"
 	"gomr.dev/internal/auth"
+	"gomr.dev/internal/inputs"
 	"gomr.dev/mr"
 )
 
@@ -142,11 +143,21 @@ func (w *worker) run(ctx context.Context, t mr.Task) error {
 	stop := w.heartbeat(ctx, t)
 	start := time.Now()
 	var rep mr.ReportArgs
+	read := inputs.Read
+	if t.ShipInputs {
+		read = func(s mr.Split) ([]byte, error) {
+			data, err := w.Master.ReadSplit(ctx, s)
+			if err != nil {
+				return nil, fmt.Errorf("read %s from the master: %w", s.File, err)
+			}
+			return data, nil
+		}
+	}
 	switch t.Kind {
 	case mr.MapTask:
-		rep = runMap(w.App, t)
+		rep = runMap(w.App, t, read)
 	case mr.SampleTask:
-		rep = runSample(w.App, t)
+		rep = runSample(w.App, t, read)
 	default:
 		rep = runReduce(w.App, t)
 	}

@@ -366,3 +366,35 @@ func TestStreamingForms(t *testing.T) {
 		t.Fatalf("Sequential gives %q", seq)
 	}
 }
+
+// With ShipInputs the master serves the job's splits, and nothing else.
+func TestShipInputsServesOnlyTheJob(t *testing.T) {
+	files := writeInputs(t, t.TempDir(), 2)
+	c := startMaster(t, master.Options{Inputs: files, NReduce: 1, ShipInputs: true})
+	client, err := worker.NewClient(c.m.Addr(), 5*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	want, _ := os.ReadFile(files[1])
+	fi, _ := os.Stat(files[1])
+	got, err := client.ReadSplit(c.ctx, mr.Split{File: files[1], Length: fi.Size(), Whole: true})
+	if err != nil || string(got) != string(want) {
+		t.Fatalf("ReadSplit of a job input: %d bytes, %v", len(got), err)
+	}
+	for _, sp := range []mr.Split{
+		{File: "/etc/hostname", Length: 1, Whole: true},
+		{File: files[1], Length: fi.Size() - 1, Whole: true}, // not a split the job has
+	} {
+		if _, err := client.ReadSplit(c.ctx, sp); err == nil || !strings.Contains(err.Error(), "not one of the job's inputs") {
+			t.Errorf("ReadSplit(%+v): %v; want a refusal", sp, err)
+		}
+	}
+	w := c.worker(c.ctx, wordCount(), "w")
+	if err := c.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-w; err != nil {
+		t.Fatal(err)
+	}
+}
