@@ -44,6 +44,9 @@ type Options struct {
 	// ShipInputs makes workers read their splits from the master, which
 	// serves the job's splits and nothing else.
 	ShipInputs bool
+	// CollectOutput makes reduce workers send their output to the
+	// master, which writes OUT/mr-out-R itself.
+	CollectOutput bool
 	// App, when set, is the job's app plugin: the master serves it to
 	// workers started without one, and refuses workers that run another.
 	App string
@@ -448,6 +451,7 @@ func (s *service) GetTask(args mr.GetTaskArgs, reply *mr.GetTaskReply) error {
 				task.MapMemory = m.opt.MapMemory
 				task.MergeFactor = m.opt.MergeFactor
 				task.ShipInputs = m.opt.ShipInputs
+				task.CollectOutput = m.opt.CollectOutput
 				reply.Task = task
 			}
 			return nil
@@ -484,6 +488,33 @@ func (s *service) ReadSplit(args mr.ReadSplitArgs, reply *mr.ReadSplitReply) err
 	}
 	reply.Data = data
 	return nil
+}
+
+// PutOutput writes a piece of a reduce attempt's output into the job
+// directory, for a master that collects output. Only attempts the master
+// issued may write, each to a file of its own.
+func (s *service) PutOutput(args mr.PutOutputArgs, reply *mr.PutOutputReply) error {
+	m := s.m
+	if !m.opt.CollectOutput {
+		return errors.New("this master does not collect output; start it with --collect-output")
+	}
+	m.mu.Lock()
+	t, _ := m.sched.attempt(args.Task)
+	m.mu.Unlock()
+	if t == nil || args.Task.Kind != mr.ReduceTask || args.Offset < 0 {
+		return fmt.Errorf("no reduce attempt %d of task %d was issued", args.Task.Attempt, args.Task.ID)
+	}
+	path := filepath.Join(m.jobDir, fmt.Sprintf("col%d-a%d", args.Task.ID, args.Task.Attempt))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteAt(args.Data, args.Offset)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	reply.Path = path
+	return err
 }
 
 // GetApp sends the job's app, if the master serves one.

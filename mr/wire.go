@@ -77,6 +77,9 @@ type Task struct {
 	// ShipInputs says to read Splits from the master (Master.ReadSplit)
 	// rather than from the worker's own filesystem.
 	ShipInputs bool
+	// CollectOutput says to send a reduce task's output to the master
+	// (Master.PutOutput) rather than write it into Dir.
+	CollectOutput bool
 	// Dir is the job's scratch directory, shared by master and workers.
 	// Workers write map runs and reduce output there.
 	Dir    string
@@ -133,6 +136,21 @@ type ReadSplitArgs struct {
 
 type ReadSplitReply struct {
 	Data []byte
+}
+
+// PutOutputArgs carries a piece of a reduce attempt's output to a master
+// started with --collect-output (Master.PutOutput). Pieces may come in any
+// order; the master writes each at its offset.
+type PutOutputArgs struct {
+	Task   TaskRef
+	Offset int64
+	Data   []byte
+}
+
+type PutOutputReply struct {
+	// Path is where the master keeps the attempt's output; the report
+	// names it as ReportArgs.Output.
+	Path string
 }
 
 // GetAppArgs asks a master for the job's app (Master.GetApp).

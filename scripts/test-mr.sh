@@ -297,14 +297,15 @@ scenario_secret() {
 
 # mr master --app serves the app: a worker started without one fetches it,
 # checks its hash and runs it; a worker with another app is refused. With
-# --ship-inputs the worker reads its splits through the master too.
+# --ship-inputs the worker reads its splits through the master too, and
+# with --collect-output sends its reduce output back through it.
 scenario_ship_app() {
 	newdir ship-app
 	reference wc || { fail ship-app "mr seq failed"; return; }
 	# Relative input paths that mean nothing where the worker runs: with
 	# --ship-inputs it reads them through the master.
 	mkdir in && cp "${INPUTS[@]}" in/
-	timeout -k 2 "$T" "$MR" master --listen "unix:$PWD/m.sock" --app "$APPS/wc.so" --ship-inputs in/*.txt 2>master.log &
+	timeout -k 2 "$T" "$MR" master --listen "unix:$PWD/m.sock" --app "$APPS/wc.so" --ship-inputs --collect-output in/*.txt 2>master.log &
 	local m=$!
 	PIDS+=("$m")
 	expect_error ship-app/other-app "is not the job's wc.so" "$MR" worker --master "unix:$PWD/m.sock" "$APPS/indexer.so"

@@ -21,6 +21,7 @@ type Master interface {
 	Heartbeat(ctx context.Context, args mr.HeartbeatArgs) (mr.HeartbeatReply, error)
 	Report(ctx context.Context, args mr.ReportArgs) (mr.ReportReply, error)
 	ReadSplit(ctx context.Context, s mr.Split) ([]byte, error)
+	PutOutput(ctx context.Context, args mr.PutOutputArgs) (mr.PutOutputReply, error)
 }
 
 // errCallTimeout is returned when the master does not answer in time.
@@ -72,6 +73,12 @@ func (c *Client) ReadSplit(ctx context.Context, s mr.Split) ([]byte, error) {
 	var r mr.ReadSplitReply
 	err := c.call(ctx, "ReadSplit", mr.ReadSplitArgs{Split: s}, &r)
 	return r.Data, err
+}
+
+// PutOutput sends a piece of reduce output to a master that collects it.
+func (c *Client) PutOutput(ctx context.Context, args mr.PutOutputArgs) (mr.PutOutputReply, error) {
+	var r mr.PutOutputReply
+	return r, c.call(ctx, "PutOutput", args, &r)
 }
 
 // GetApp fetches the job's app from the master.

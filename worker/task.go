@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -109,7 +110,7 @@ func partition(a *app.App, key string, n int) int {
 // runReduce merges the partition's runs and calls Reduce once per key, in
 // key order, writing "key value" lines to a file in the job directory that
 // the master moves into place if this attempt commits first.
-func runReduce(a *app.App, t mr.Task) (rep mr.ReportArgs) {
+func runReduce(a *app.App, t mr.Task, put func(mr.PutOutputArgs) (mr.PutOutputReply, error)) (rep mr.ReportArgs) {
 	tmpBase := filepath.Join(t.Dir, fmt.Sprintf("r%d-a%d", t.ID, t.Attempt))
 	m, err := shuffle.Open(t.Runs, t.MergeFactor, tmpBase)
 	if err != nil {
@@ -119,7 +120,15 @@ func runReduce(a *app.App, t mr.Task) (rep mr.ReportArgs) {
 	defer m.Close()
 	rep.Stats.SpillBytes = m.PassBytes
 	name := filepath.Join(t.Dir, fmt.Sprintf("out%d-a%d", t.ID, t.Attempt))
-	out, err := os.Create(name)
+	var out *os.File
+	if t.CollectOutput {
+		out, err = os.CreateTemp("", fmt.Sprintf("mr-out%d-a%d-*", t.ID, t.Attempt))
+		if err == nil {
+			defer os.Remove(out.Name())
+		}
+	} else {
+		out, err = os.Create(name)
+	}
 	if err != nil {
 		rep.Failure = err.Error()
 		return rep
@@ -155,12 +164,45 @@ func runReduce(a *app.App, t mr.Task) (rep mr.ReportArgs) {
 		rep.Failure = err.Error()
 		return rep
 	}
-	if err := out.Sync(); err != nil {
+	if t.CollectOutput {
+		if name, err = send(out, t.TaskRef, put); err != nil {
+			rep.Failure = fmt.Sprintf("send output to the master: %v", err)
+			return rep
+		}
+	} else if err := out.Sync(); err != nil {
 		rep.Failure = err.Error()
 		return rep
 	}
 	rep.Output = name
 	return rep
+}
+
+// outputPiece is how much reduce output one PutOutput call carries.
+const outputPiece = 4 << 20
+
+// send streams the finished output in f to the master, a piece at a time,
+// and returns where the master keeps it.
+func send(f *os.File, ref mr.TaskRef, put func(mr.PutOutputArgs) (mr.PutOutputReply, error)) (string, error) {
+	buf := make([]byte, outputPiece)
+	var off int64
+	path := ""
+	for {
+		n, err := f.ReadAt(buf, off)
+		if n > 0 || off == 0 {
+			reply, perr := put(mr.PutOutputArgs{Task: ref, Offset: off, Data: buf[:n]})
+			if perr != nil {
+				return "", perr
+			}
+			path = reply.Path
+			off += int64(n)
+		}
+		if err == io.EOF {
+			return path, nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
 }
 
 // valuesOf adapts a slice to the iterator form, for Sequential.

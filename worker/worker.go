@@ -159,7 +159,9 @@ func (w *worker) run(ctx context.Context, t mr.Task) error {
 	case mr.SampleTask:
 		rep = runSample(w.App, t, read)
 	default:
-		rep = runReduce(w.App, t)
+		rep = runReduce(w.App, t, func(args mr.PutOutputArgs) (mr.PutOutputReply, error) {
+			return w.Master.PutOutput(ctx, args)
+		})
 	}
 	stop()
 	if rep.Stats.InputBytes > 8<<20 {

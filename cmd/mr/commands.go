@@ -105,6 +105,7 @@ func masterCmd(ctx context.Context, args []string) error {
 	listen := fs.String("listen", mr.DefaultAddr, "address to serve workers on: host:port or unix:/path")
 	appFile := fs.String("app", "", "serve this app plugin to workers started without one, and refuse workers running another")
 	shipInputs := fs.Bool("ship-inputs", false, "serve the job's input splits to workers, which then need no access to the inputs")
+	collectOutput := fs.Bool("collect-output", false, "have reduce workers send their output here, to be written into --out on this host")
 	tlsCert := fs.String("tls-cert", "", "serve TLS with this certificate (PEM); needs --tls-key")
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
 	tlsCA := fs.String("tls-ca", "", "with TLS, require workers to present a certificate signed by this CA (PEM)")
@@ -123,6 +124,7 @@ func masterCmd(ctx context.Context, args []string) error {
 	opt.Listen = *listen
 	opt.App = *appFile
 	opt.ShipInputs = *shipInputs
+	opt.CollectOutput = *collectOutput
 	if opt.Secret, err = j.secret(); err != nil {
 		return err
 	}

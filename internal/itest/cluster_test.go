@@ -398,3 +398,46 @@ func TestShipInputsServesOnlyTheJob(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// With CollectOutput the reduce workers send their output to the master,
+// in pieces, and the result is the same.
+func TestCollectOutput(t *testing.T) {
+	files := writeInputs(t, t.TempDir(), 4)
+	a := wordCount()
+	want := reference(t, a, files)
+	c := startMaster(t, master.Options{Inputs: files, NReduce: 3, CollectOutput: true, ShipInputs: true})
+	client, err := worker.NewClient(c.m.Addr(), 5*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	counted := &countingMaster{Client: client}
+	if err := worker.Run(c.ctx, worker.Options{App: a, Master: counted, ID: "w", ConnectTimeout: 3 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if counted.puts.Load() < 3 || counted.reads.Load() < 4 {
+		t.Fatalf("%d PutOutput and %d ReadSplit calls; want one per reduce (3) and per input (4) at least", counted.puts.Load(), counted.reads.Load())
+	}
+	if got := sortedOutput(t, c.out); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatal("output differs from sequential")
+	}
+}
+
+// countingMaster counts the calls that carry data through the master.
+type countingMaster struct {
+	*worker.Client
+	puts, reads atomic.Int32
+}
+
+func (m *countingMaster) PutOutput(ctx context.Context, args mr.PutOutputArgs) (mr.PutOutputReply, error) {
+	m.puts.Add(1)
+	return m.Client.PutOutput(ctx, args)
+}
+
+func (m *countingMaster) ReadSplit(ctx context.Context, s mr.Split) ([]byte, error) {
+	m.reads.Add(1)
+	return m.Client.ReadSplit(ctx, s)
+}
