@@ -170,8 +170,8 @@ func New(opt Options) (*Master, error) {
 	}
 	id := make([]byte, 4)
 	rand.Read(id)
-	jobDir := filepath.Join(out, ".mr-"+hex.EncodeToString(id))
-	if err := os.Mkdir(jobDir, 0o755); err != nil {
+	jobDir, err := makeScratch(out, ".mr-"+hex.EncodeToString(id))
+	if err != nil {
 		return nil, fmt.Errorf("--out %s: %w", opt.OutDir, err)
 	}
 	var served mr.GetAppReply
