@@ -54,37 +54,43 @@ func NewClient(addr string, timeout time.Duration, secret []byte) (*Client, erro
 func (c *Client) UseTLS(cfg *tls.Config) { c.tls = cfg }
 
 func (c *Client) GetTask(ctx context.Context, args mr.GetTaskArgs) (mr.GetTaskReply, error) {
-	var r mr.GetTaskReply
-	return r, c.call(ctx, "GetTask", args, &r)
+	return callFor[mr.GetTaskReply](ctx, c, "GetTask", args)
 }
 
 func (c *Client) Heartbeat(ctx context.Context, args mr.HeartbeatArgs) (mr.HeartbeatReply, error) {
-	var r mr.HeartbeatReply
-	return r, c.call(ctx, "Heartbeat", args, &r)
+	return callFor[mr.HeartbeatReply](ctx, c, "Heartbeat", args)
 }
 
 func (c *Client) Report(ctx context.Context, args mr.ReportArgs) (mr.ReportReply, error) {
-	var r mr.ReportReply
-	return r, c.call(ctx, "Report", args, &r)
+	return callFor[mr.ReportReply](ctx, c, "Report", args)
 }
 
 // ReadSplit reads a split's lines from a master that ships inputs.
 func (c *Client) ReadSplit(ctx context.Context, s mr.Split) ([]byte, error) {
-	var r mr.ReadSplitReply
-	err := c.call(ctx, "ReadSplit", mr.ReadSplitArgs{Split: s}, &r)
+	r, err := callFor[mr.ReadSplitReply](ctx, c, "ReadSplit", mr.ReadSplitArgs{Split: s})
 	return r.Data, err
 }
 
 // PutOutput sends a piece of reduce output to a master that collects it.
 func (c *Client) PutOutput(ctx context.Context, args mr.PutOutputArgs) (mr.PutOutputReply, error) {
-	var r mr.PutOutputReply
-	return r, c.call(ctx, "PutOutput", args, &r)
+	return callFor[mr.PutOutputReply](ctx, c, "PutOutput", args)
 }
 
 // GetApp fetches the job's app from the master.
 func (c *Client) GetApp(ctx context.Context) (mr.GetAppReply, error) {
-	var r mr.GetAppReply
-	return r, c.call(ctx, "GetApp", mr.GetAppArgs{}, &r)
+	return callFor[mr.GetAppReply](ctx, c, "GetApp", mr.GetAppArgs{})
+}
+
+// callFor makes one call into a reply of its own. After a timeout or a
+// cancelled ctx, net/rpc may still be decoding the late answer into that
+// reply, so on error it is never read: the caller gets a zero R.
+func callFor[R any](ctx context.Context, c *Client, method string, args any) (R, error) {
+	r := new(R)
+	if err := c.call(ctx, method, args, r); err != nil {
+		var zero R
+		return zero, err
+	}
+	return *r, nil
 }
 
 // Close drops the connection, if any.
