@@ -201,6 +201,16 @@ scenario_crash() {
 	same crash && pass crash
 }
 
+# wait_for_task LOG: wait, up to 10 s, until a worker started with -v and
+# logging to LOG has begun a map task.
+wait_for_task() {
+	local i
+	for ((i = 0; i < 200; i++)); do
+		grep -q "map task .* start" "$1" 2>/dev/null && return
+		sleep 0.05
+	done
+}
+
 # A worker killed with SIGKILL in the middle of a map task: the task runs
 # again elsewhere and the output is exact.
 scenario_worker_killed() {
@@ -212,11 +222,7 @@ scenario_worker_killed() {
 	timeout -k 2 "$T" "$MR" worker -v "$APPS/slow.so" 2>victim.log &
 	local victim=$!
 	PIDS+=("$victim")
-	local i
-	for ((i = 0; i < 200; i++)); do
-		grep -q "map task .* start" victim.log 2>/dev/null && break
-		sleep 0.05
-	done
+	wait_for_task victim.log
 	# SIGKILL the worker itself, not just the timeout wrapping it.
 	pkill -9 -P "$victim"
 	kill -9 "$victim" 2>/dev/null
@@ -239,11 +245,7 @@ scenario_worker_stopped() {
 	timeout -k 2 "$T" "$MR" worker -v --connect-timeout 2s "$APPS/slow.so" 2>frozen.log &
 	local frozen=$!
 	PIDS+=("$frozen")
-	local i
-	for ((i = 0; i < 200; i++)); do
-		grep -q "map task .* start" frozen.log 2>/dev/null && break
-		sleep 0.05
-	done
+	wait_for_task frozen.log
 	local fpid
 	fpid=$(pgrep -P "$frozen")
 	kill -STOP "$fpid"

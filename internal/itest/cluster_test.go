@@ -119,6 +119,24 @@ func (c *cluster) worker(ctx context.Context, a *app.App, id string) <-chan erro
 	return res
 }
 
+// runWorkers runs n workers to the end of the job, failing the test if the
+// master or any worker does not finish cleanly.
+func (c *cluster) runWorkers(a *app.App, n int) {
+	c.t.Helper()
+	var ws []<-chan error
+	for i := range n {
+		ws = append(ws, c.worker(c.ctx, a, fmt.Sprint("w", i)))
+	}
+	if err := c.wait(); err != nil {
+		c.t.Fatalf("master: %v", err)
+	}
+	for _, w := range ws {
+		if err := <-w; err != nil {
+			c.t.Errorf("worker: %v", err)
+		}
+	}
+}
+
 func (c *cluster) wait() error {
 	select {
 	case err := <-c.done:
@@ -134,18 +152,7 @@ func TestClusterMatchesSequential(t *testing.T) {
 	a := wordCount()
 	want := reference(t, a, files)
 	c := startMaster(t, master.Options{Inputs: files, NReduce: 4, SplitSize: 1000})
-	var ws []<-chan error
-	for i := range 3 {
-		ws = append(ws, c.worker(c.ctx, a, fmt.Sprint("w", i)))
-	}
-	if err := c.wait(); err != nil {
-		t.Fatalf("master: %v", err)
-	}
-	for _, w := range ws {
-		if err := <-w; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	}
+	c.runWorkers(a, 3)
 	if got := sortedOutput(t, c.out); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("output differs from sequential: got %d lines, want %d", len(got), len(want))
 	}

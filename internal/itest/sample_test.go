@@ -85,18 +85,7 @@ func TestSampledRangePartitionSortsGlobally(t *testing.T) {
 
 	const nReduce = 4
 	c := startMaster(t, master.Options{Inputs: files, NReduce: nReduce, SplitSize: 20000})
-	var ws []<-chan error
-	for i := range 3 {
-		ws = append(ws, c.worker(c.ctx, a, fmt.Sprint("w", i)))
-	}
-	if err := c.wait(); err != nil {
-		t.Fatalf("master: %v", err)
-	}
-	for _, w := range ws {
-		if err := <-w; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	}
+	c.runWorkers(a, 3)
 	if st := c.m.Status(); st.Samples == 0 || st.SamplesDone != st.Samples || st.Maps < 10 {
 		t.Errorf("status %+v; want a finished sample phase and many map tasks", st)
 	}

@@ -156,16 +156,11 @@ func (t *table) push(g *group, off, n uint32) {
 	g.n++
 }
 
-// values appends g's values to dst in order, as strings into the arena.
-func (t *table) values(g *group, dst []string, block bool) []string {
-	if block {
-		for _, nd := range t.nodes[g.head : g.head+int32(g.n)] {
-			dst = append(dst, t.str(nd.off, nd.len))
-		}
-		return dst
-	}
-	for i := g.head; i >= 0; i = t.nodes[i].next {
-		dst = append(dst, t.str(t.nodes[i].off, t.nodes[i].len))
+// blockValues appends the values of a combining group's block to dst, as
+// strings into the arena.
+func (t *table) blockValues(g *group, dst []string) []string {
+	for _, nd := range t.nodes[g.head : g.head+int32(g.n)] {
+		dst = append(dst, t.str(nd.off, nd.len))
 	}
 	return dst
 }
@@ -214,7 +209,7 @@ func (b *Buffer) addGrouped(part int, key, value string) {
 // combineGroup replaces g's values by their Combine.
 func (b *Buffer) combineGroup(g *group) error {
 	t := &b.table
-	b.scratch = t.values(g, b.scratch[:0], true)
+	b.scratch = t.blockValues(g, b.scratch[:0])
 	v, err := b.combine(t.key(g), b.scratch)
 	if err != nil {
 		return err
@@ -264,7 +259,7 @@ func (b *Buffer) writeGrouped(path string) (file, error) {
 				}
 				continue
 			}
-			b.scratch = t.values(g, b.scratch[:0], true)
+			b.scratch = t.blockValues(g, b.scratch[:0])
 			v, err := b.combine(key, b.scratch)
 			if err != nil {
 				out.abort()
