@@ -18,6 +18,7 @@ import (
 
 	"gomr.dev/internal/auth"
 	"gomr.dev/internal/inputs"
+	"gomr.dev/internal/scratch"
 	"gomr.dev/mr"
 )
 
@@ -26,16 +27,20 @@ var ErrJobFailed = errors.New("job failed")
 
 // Options configure a Master. Zero values take the documented defaults.
 type Options struct {
-	Inputs      []string          // regular files, as returned by inputs.Expand
-	NReduce     int               // default 10
-	Listen      string            // default mr.DefaultAddr
-	OutDir      string            // default "."
-	TaskTimeout time.Duration     // default 10s
-	MaxAttempts int               // default 4
-	SplitSize   int64             // bytes; 0 means never split
-	MapMemory   int               // map-side sort buffer, bytes; default 64 MiB
-	MergeFactor int               // most runs merged at once; default 64
-	Params      map[string]string // passed to every task
+	Inputs      []string      // regular files, as returned by inputs.Expand
+	NReduce     int           // default 10
+	Listen      string        // default mr.DefaultAddr
+	OutDir      string        // default "."
+	TaskTimeout time.Duration // default 10s
+	// WorkerTimeout is how long a worker may stay silent before it is
+	// dead: its tasks run elsewhere, and so do the map tasks whose output
+	// it held. Default TaskTimeout.
+	WorkerTimeout time.Duration
+	MaxAttempts   int               // default 4
+	SplitSize     int64             // bytes; 0 means never split
+	MapMemory     int               // map-side sort buffer, bytes; default 64 MiB
+	MergeFactor   int               // most runs merged at once; default 64
+	Params        map[string]string // passed to every task
 	// Secret, when set, must be proven by every connecting worker; see
 	// internal/auth.
 	Secret []byte
@@ -70,6 +75,9 @@ func (o *Options) setDefaults() {
 	if o.MaxAttempts == 0 {
 		o.MaxAttempts = 4
 	}
+	if o.WorkerTimeout == 0 {
+		o.WorkerTimeout = o.TaskTimeout
+	}
 	if o.MapMemory == 0 {
 		o.MapMemory = 64 << 20
 	}
@@ -89,6 +97,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("--nreduce %d: must be at least 1", o.NReduce)
 	case o.TaskTimeout < 100*time.Millisecond:
 		return fmt.Errorf("--task-timeout %v: must be at least 100ms", o.TaskTimeout)
+	case o.WorkerTimeout < 100*time.Millisecond:
+		return fmt.Errorf("--worker-timeout %v: must be at least 100ms", o.WorkerTimeout)
 	case o.MaxAttempts < 1:
 		return fmt.Errorf("--max-attempts %d: must be at least 1", o.MaxAttempts)
 	case o.SplitSize < 0:
@@ -101,9 +111,11 @@ func (o *Options) validate() error {
 	return nil
 }
 
-// pollWait is how long GetTask holds a worker that has nothing to do,
-// waiting for a task to free up, before telling it to ask again.
-const pollWait = time.Second
+// maxPollWait bounds how long GetTask holds a worker that has nothing to
+// do, waiting for a task to free up, before telling it to ask again. The
+// poll is also how an idle worker shows it is alive, so it is shorter
+// still with a short worker timeout; see Master.pollWait.
+const maxPollWait = time.Second
 
 // closeGrace is how long a finished master waits for its workers to hang
 // up before it closes their connections itself.
@@ -170,7 +182,7 @@ func New(opt Options) (*Master, error) {
 	}
 	id := make([]byte, 4)
 	rand.Read(id)
-	jobDir, err := makeScratch(out, ".mr-"+hex.EncodeToString(id))
+	jobDir, err := scratch.Make(out, ".mr-", hex.EncodeToString(id))
 	if err != nil {
 		return nil, fmt.Errorf("--out %s: %w", opt.OutDir, err)
 	}
@@ -199,11 +211,12 @@ func New(opt Options) (*Master, error) {
 		jobDir: jobDir,
 		outDir: out,
 		sched: NewScheduler(Config{
-			Tasks:       tasks,
-			NReduce:     opt.NReduce,
-			TaskTimeout: opt.TaskTimeout,
-			MaxAttempts: opt.MaxAttempts,
-			MaxLost:     3 * opt.MaxAttempts,
+			Tasks:         tasks,
+			NReduce:       opt.NReduce,
+			TaskTimeout:   opt.TaskTimeout,
+			WorkerTimeout: opt.WorkerTimeout,
+			MaxAttempts:   opt.MaxAttempts,
+			MaxLost:       3 * opt.MaxAttempts,
 		}),
 		changed: make(chan struct{}),
 		told:    make(map[string]bool),
@@ -265,6 +278,12 @@ func listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
+// pollWait is how long GetTask holds an idle worker.
+func (m *Master) pollWait() time.Duration { return min(maxPollWait, m.opt.WorkerTimeout/4) }
+
+// heartbeat is how often a busy worker must show it is alive.
+func (m *Master) heartbeat() time.Duration { return min(m.opt.TaskTimeout, m.opt.WorkerTimeout) / 4 }
+
 // Addr is the address workers should dial.
 func (m *Master) Addr() string { return m.addr }
 
@@ -288,7 +307,7 @@ func (m *Master) Run(ctx context.Context) error {
 	go m.accept(srv)
 	defer m.shutdown()
 
-	tick := time.NewTicker(min(max(m.opt.TaskTimeout/4, 50*time.Millisecond), time.Second))
+	tick := time.NewTicker(min(max(m.heartbeat(), 50*time.Millisecond), time.Second))
 	defer tick.Stop()
 	for {
 		m.mu.Lock()
@@ -328,7 +347,7 @@ func (m *Master) Run(ctx context.Context) error {
 // within two polls and a heartbeat, so a worker that died recently does
 // not hold the master up; the wait is bounded by exitGrace in any case.
 func (m *Master) linger(ctx context.Context) {
-	alive := 2*pollWait + m.opt.TaskTimeout/4
+	alive := 2*m.pollWait() + m.heartbeat()
 	deadline := time.Now().Add(exitGrace)
 	for time.Now().Before(deadline) {
 		now := time.Now()
@@ -427,10 +446,15 @@ func (s *service) GetTask(args mr.GetTaskArgs, reply *mr.GetTaskReply) error {
 		m.opt.Logf("refused worker %s: it runs another app (sha256 %.12s)", args.Worker, args.AppSHA256)
 		return nil
 	}
-	timer := time.NewTimer(pollWait)
+	timer := time.NewTimer(m.pollWait())
 	defer timer.Stop()
 	for {
 		m.mu.Lock()
+		if m.sched.Dead(args.Worker) {
+			m.mu.Unlock()
+			reply.Action, reply.Rejoin = mr.Wait, true
+			return nil
+		}
 		over := m.sched.Over()
 		action, task := m.sched.Poll(args, time.Now())
 		if !over && m.sched.Over() {
@@ -447,7 +471,7 @@ func (s *service) GetTask(args mr.GetTaskArgs, reply *mr.GetTaskReply) error {
 			if action == mr.Run {
 				task.Dir = m.jobDir
 				task.Params = m.opt.Params
-				task.Heartbeat = m.opt.TaskTimeout / 4
+				task.Heartbeat = m.heartbeat()
 				task.MapMemory = m.opt.MapMemory
 				task.MergeFactor = m.opt.MergeFactor
 				task.ShipInputs = m.opt.ShipInputs
@@ -459,6 +483,9 @@ func (s *service) GetTask(args mr.GetTaskArgs, reply *mr.GetTaskReply) error {
 		select {
 		case <-changed:
 		case <-timer.C:
+			m.mu.Lock()
+			m.sched.heard(args.Worker, time.Now()) // it waited here, alive
+			m.mu.Unlock()
 			reply.Action = mr.Wait
 			return nil
 		case <-m.closing:
@@ -527,27 +554,44 @@ func (s *service) Heartbeat(args mr.HeartbeatArgs, reply *mr.HeartbeatReply) err
 	s.m.mu.Lock()
 	defer s.m.mu.Unlock()
 	reply.Done = s.m.sched.Heartbeat(args.Worker, args.Task, time.Now())
+	reply.Rejoin = s.m.sched.Dead(args.Worker)
 	return nil
 }
 
 func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 	m := s.m
-	if args.Failure == "" && args.Task.Kind != mr.SampleTask && filepath.Dir(args.Output) != m.jobDir {
+	kept := args.Task.Kind == mr.MapTask && args.Addr != "" // on the worker, served by it
+	if args.Failure == "" && len(args.Unreachable) == 0 && args.Task.Kind != mr.SampleTask && !kept && filepath.Dir(args.Output) != m.jobDir {
 		args.Failure = fmt.Sprintf("task output %q is outside the job directory", args.Output)
 	}
 	m.mu.Lock()
+	if m.sched.Dead(args.Worker) {
+		m.mu.Unlock()
+		reply.Rejoin = true
+		return nil
+	}
 	outcome := m.sched.Complete(args, time.Now())
 	if outcome != Ignored {
 		m.broadcast()
 	}
+	events := m.sched.Events()
 	lastSample := outcome == Accepted && args.Task.Kind == mr.SampleTask && !m.sched.sampling()
 	cuts, sampled := m.sched.Cuts()
+	st := m.sched.Status()
 	m.mu.Unlock()
+	for _, e := range events {
+		m.opt.Logf("%v", e)
+	}
 	if lastSample {
 		m.opt.Logf("sampled %d keys; map tasks partition at %d cut points", sampled, len(cuts))
 	}
+	if outcome == Accepted && args.Task.Kind == mr.MapTask && st.MapsDone == st.Maps {
+		m.opt.Logf("map phase done: %d map tasks committed", st.Maps)
+	}
 	reply.Accepted = outcome == Accepted || outcome == Duplicate
 	switch {
+	case outcome == Retrying && len(args.Unreachable) > 0:
+		m.opt.Logf("%v task %d attempt %d could not fetch %d map outputs (first from %s); will retry", args.Task.Kind, args.Task.ID, args.Task.Attempt, len(args.Unreachable), args.Unreachable[0].Addr)
 	case outcome == Retrying:
 		m.opt.Logf("%v task %d attempt %d failed, will retry: %s", args.Task.Kind, args.Task.ID, args.Task.Attempt, args.Failure)
 	case outcome == Accepted && args.Task.Kind == mr.ReduceTask:

@@ -54,7 +54,9 @@ type task struct {
 	lastErr  string
 	output   string       // the winning attempt's output file
 	index    []int64      // map: where each partition's run starts in output
-	stats    mr.TaskStats // reduce: the committing attempt's counters
+	addr     string       // map: the shuffle server holding output; "" when shared
+	owner    string       // map: the worker that wrote output
+	stats    mr.TaskStats // the committing attempt's counters
 }
 
 // running reports whether any attempt is still in flight.
@@ -72,8 +74,12 @@ type Config struct {
 	Tasks       [][]mr.Split // the inputs of each map task
 	NReduce     int
 	TaskTimeout time.Duration // silence after which an attempt is lost
-	MaxAttempts int           // failed attempts of one task before the job fails
-	MaxLost     int           // consecutive lost attempts of one task before the job fails
+	// WorkerTimeout is the silence after which a worker is dead: its
+	// attempts are lost, the map output it holds is written again, and
+	// it must rejoin under a new name. Default TaskTimeout.
+	WorkerTimeout time.Duration
+	MaxAttempts   int // failed attempts of one task before the job fails
+	MaxLost       int // consecutive lost attempts of one task before the job fails
 }
 
 // Scheduler is the master's state machine. It does no I/O, takes no locks
@@ -86,11 +92,13 @@ type Scheduler struct {
 	reduceQueue []int
 	mapsLeft    int
 	reducesLeft int
-	failure     string // why the job failed; "" while it has not
-	workers     map[string]time.Time
-	mapStats    mr.TaskStats // summed over committed map attempts
-	reduceStats mr.TaskStats // summed over committed reduce attempts
-	sample      samplePhase  // see sample.go
+	failure     string               // why the job failed; "" while it has not
+	workers     map[string]time.Time // live workers, by when last heard from
+	dead        map[string]bool      // workers declared dead; they must rejoin
+	events      []Event              // decisions not yet handed out by Events
+	mapStats    mr.TaskStats         // summed over committed map attempts
+	reduceStats mr.TaskStats         // summed over committed reduce attempts
+	sample      samplePhase          // see sample.go
 }
 
 // Event is something the scheduler decided on its own, such as giving up
@@ -107,6 +115,9 @@ func (e Event) String() string {
 
 // NewScheduler queues one map task per split and cfg.NReduce reduce tasks.
 func NewScheduler(cfg Config) *Scheduler {
+	if cfg.WorkerTimeout <= 0 {
+		cfg.WorkerTimeout = cfg.TaskTimeout
+	}
 	s := &Scheduler{
 		cfg:         cfg,
 		maps:        make([]task, len(cfg.Tasks)),
@@ -114,6 +125,7 @@ func NewScheduler(cfg Config) *Scheduler {
 		mapsLeft:    len(cfg.Tasks),
 		reducesLeft: cfg.NReduce,
 		workers:     make(map[string]time.Time),
+		dead:        make(map[string]bool),
 		sample:      samplePhase{plan: samplePlan(cfg.Tasks)},
 	}
 	for i := range s.maps {
@@ -171,7 +183,9 @@ func (s *Scheduler) attempt(ref mr.TaskRef) (*task, *attempt) {
 // Runs, NMap, NReduce, SampleSize, Cuts). Called before any Poll, it
 // decides that the job has no sample phase.
 func (s *Scheduler) Assign(worker string, now time.Time) (mr.Action, mr.Task) {
-	s.workers[worker] = now
+	if !s.heard(worker, now) {
+		return mr.Wait, mr.Task{}
+	}
 	s.declare(worker, s.sample.asked) // agrees with any decision; decides "off" if none yet
 	if s.Over() {
 		return mr.Exit, mr.Task{}
@@ -192,7 +206,7 @@ func (s *Scheduler) Assign(worker string, now time.Time) (mr.Action, mr.Task) {
 		for m := range s.maps {
 			mt := &s.maps[m]
 			if n := mt.index[id+1] - mt.index[id]; n > 0 {
-				t.Runs = append(t.Runs, mr.Segment{Path: mt.output, Offset: mt.index[id], Length: n})
+				t.Runs = append(t.Runs, mr.Segment{Path: mt.output, Offset: mt.index[id], Length: n, Addr: mt.addr, Map: m})
 			}
 		}
 		return mr.Run, t
@@ -223,9 +237,11 @@ func (s *Scheduler) start(t *task, worker string, now time.Time) mr.Task {
 // Heartbeat records that an attempt is alive. It returns true when the
 // task has already been committed, so the attempt can stop.
 func (s *Scheduler) Heartbeat(worker string, ref mr.TaskRef, now time.Time) (done bool) {
-	s.workers[worker] = now
+	if !s.heard(worker, now) {
+		return false
+	}
 	t, a := s.attempt(ref)
-	if t == nil {
+	if t == nil || a.worker != worker {
 		return false
 	}
 	a.lastHeard = now
@@ -253,13 +269,21 @@ func (o Outcome) String() string {
 // taskCommitting, and the caller must follow up with Committed once it has
 // moved rep.Output into place.
 func (s *Scheduler) Complete(rep mr.ReportArgs, now time.Time) Outcome {
-	s.workers[rep.Worker] = now
+	if !s.heard(rep.Worker, now) {
+		return Ignored // a dead worker's report: its output may be gone
+	}
 	t, a := s.attempt(rep.Task)
-	if t != nil && a.state == attemptOK && rep.Failure == "" {
+	if t == nil || a.worker != rep.Worker {
+		return Ignored
+	}
+	if a.state == attemptOK && rep.Failure == "" && len(rep.Unreachable) == 0 {
 		return Duplicate
 	}
-	if t == nil || s.failure != "" || t.state >= taskCommitting || a.state == attemptOK || a.state == attemptFailed {
+	if s.failure != "" || t.state >= taskCommitting || a.state == attemptOK || a.state == attemptFailed {
 		return Ignored
+	}
+	if len(rep.Unreachable) > 0 && rep.Failure == "" && t.ref.Kind == mr.ReduceTask {
+		return s.unreachable(t, a, rep)
 	}
 	if rep.Failure != "" {
 		a.state = attemptFailed
@@ -284,7 +308,8 @@ func (s *Scheduler) Complete(rep mr.ReportArgs, now time.Time) Outcome {
 	}
 	if t.ref.Kind == mr.MapTask {
 		t.state = taskDone
-		t.output, t.index = rep.Output, rep.Index
+		t.output, t.index, t.addr, t.owner = rep.Output, rep.Index, rep.Addr, rep.Worker
+		t.stats = rep.Stats
 		s.mapsLeft--
 		s.mapStats.Add(rep.Stats)
 		return Accepted
@@ -293,6 +318,77 @@ func (s *Scheduler) Complete(rep mr.ReportArgs, now time.Time) Outcome {
 	t.output = rep.Output
 	t.stats = rep.Stats
 	return Accepted
+}
+
+// unreachable handles a reduce attempt that could not fetch some of its
+// segments. The attempt is lost rather than failed, since the app is not
+// to blame, and each map task whose current output was unreachable runs
+// again; the reduce task waits for it. Segments that no longer match a
+// map task's output (it was already run again) are ignored.
+func (s *Scheduler) unreachable(t *task, a *attempt, rep mr.ReportArgs) Outcome {
+	a.state = attemptLost
+	t.lost++
+	for _, seg := range rep.Unreachable {
+		if seg.Map < 0 || seg.Map >= len(s.maps) {
+			continue
+		}
+		mt := &s.maps[seg.Map]
+		if mt.state == taskDone && mt.output == seg.Path && mt.addr == seg.Addr {
+			s.redo(mt, fmt.Sprintf("reduce task %d could not fetch its output from %s; running it again", t.ref.ID, seg.Addr))
+		}
+	}
+	if t.lost >= s.cfg.MaxLost {
+		s.fail(t, fmt.Sprintf("lost %d times in a row; last: could not fetch %d map outputs", t.lost, len(rep.Unreachable)))
+		return JobFailed
+	}
+	s.settle(t)
+	return Retrying
+}
+
+// redo returns a committed map task to the queue because its output is
+// gone, and notes why.
+func (s *Scheduler) redo(t *task, why string) {
+	ref := t.ref
+	ref.Attempt = len(t.attempts)
+	s.events = append(s.events, Event{ref, t.owner, why})
+	t.state = taskIdle
+	t.output, t.index, t.addr, t.owner = "", nil, "", ""
+	s.mapsLeft++
+	s.mapStats.Sub(t.stats)
+	t.stats = mr.TaskStats{}
+	s.mapQueue = append(s.mapQueue, t.ref.ID)
+}
+
+// needed reports whether a committed map task's output is still to be
+// read by some reduce task that has not committed.
+func (s *Scheduler) needed(t *task) bool {
+	for r := range s.reduces {
+		if s.reduces[r].state < taskCommitting && t.index[r+1] > t.index[r] {
+			return true
+		}
+	}
+	return false
+}
+
+// heard notes that worker is alive, unless it was declared dead, in which
+// case it must rejoin under a new name and heard returns false.
+func (s *Scheduler) heard(worker string, now time.Time) bool {
+	if s.dead[worker] {
+		return false
+	}
+	s.workers[worker] = now
+	return true
+}
+
+// Dead reports whether worker was declared dead and must rejoin.
+func (s *Scheduler) Dead(worker string) bool { return s.dead[worker] }
+
+// Events hands out the decisions the scheduler took on its own since the
+// last call, such as running a map task again, for the master to log.
+func (s *Scheduler) Events() []Event {
+	e := s.events
+	s.events = nil
+	return e
 }
 
 // validIndex checks a map output's partition index: n+1 offsets that
@@ -339,10 +435,20 @@ func (s *Scheduler) Committed(id int, err error) Outcome {
 	return Retrying
 }
 
-// Expire gives up on attempts not heard from for longer than the task
-// timeout, so their tasks run again elsewhere, and forgets silent workers.
+// Expire declares workers silent for longer than the worker timeout dead,
+// and gives up on attempts not heard from for longer than the task
+// timeout, so that their tasks run again elsewhere. A dead worker's
+// attempts are lost, and the map output it holds, which died with it, is
+// written again if a reduce task still needs it; output in the shared
+// directory outlives its worker and is kept. It returns what it decided,
+// with anything else Events would have returned.
 func (s *Scheduler) Expire(now time.Time) []Event {
-	var events []Event
+	for w, seen := range s.workers {
+		if silent := now.Sub(seen); silent > s.cfg.WorkerTimeout {
+			s.bury(w, silent)
+		}
+	}
+	events := s.Events()
 	for _, tasks := range [][]task{s.sample.tasks, s.maps, s.reduces} {
 		for i := range tasks {
 			t := &tasks[i]
@@ -367,12 +473,42 @@ func (s *Scheduler) Expire(now time.Time) []Event {
 			s.settle(t)
 		}
 	}
-	for w, seen := range s.workers {
-		if now.Sub(seen) > s.cfg.TaskTimeout {
-			delete(s.workers, w)
+	return events
+}
+
+// bury declares worker dead after silent of silence.
+func (s *Scheduler) bury(worker string, silent time.Duration) {
+	delete(s.workers, worker)
+	s.dead[worker] = true
+	for _, tasks := range [][]task{s.sample.tasks, s.maps, s.reduces} {
+		for i := range tasks {
+			t := &tasks[i]
+			for n := range t.attempts {
+				a := &t.attempts[n]
+				if a.worker != worker || a.state != attemptRunning {
+					continue
+				}
+				a.state = attemptLost
+				t.lost++
+				ref := t.ref
+				ref.Attempt = n + 1
+				s.events = append(s.events, Event{ref, worker, fmt.Sprintf("worker dead after %v of silence; running it again", silent.Round(time.Millisecond))})
+				if t.lost >= s.cfg.MaxLost && s.failure == "" {
+					s.fail(t, fmt.Sprintf("lost %d times in a row: the workers running it keep dying or going silent (last: %s)", t.lost, worker))
+				}
+			}
+			s.settle(t)
 		}
 	}
-	return events
+	if s.Over() {
+		return
+	}
+	for i := range s.maps {
+		t := &s.maps[i]
+		if t.state == taskDone && t.owner == worker && t.addr != "" && s.needed(t) {
+			s.redo(t, "its output was lost with its worker; running it again")
+		}
+	}
 }
 
 // settle returns a running task with no attempt in flight to the queue.

@@ -16,7 +16,7 @@ func newTestScheduler(nMap, nReduce int) *Scheduler {
 	for i := range tasks {
 		tasks[i] = []mr.Split{{File: fmt.Sprintf("in-%d", i), Length: 10, Whole: true}}
 	}
-	return NewScheduler(Config{Tasks: tasks, NReduce: nReduce, TaskTimeout: 10 * time.Second, MaxAttempts: 3, MaxLost: 5})
+	return NewScheduler(Config{Tasks: tasks, NReduce: nReduce, TaskTimeout: 10 * time.Second, WorkerTimeout: time.Hour, MaxAttempts: 3, MaxLost: 5})
 }
 
 // index is a partition index for n partitions of 10 bytes each.
@@ -66,7 +66,7 @@ func TestHappyPath(t *testing.T) {
 	}
 	s.Complete(ok("b", m1, 2), t0)
 	r0 := mustAssign(t, s, "a", t0, mr.ReduceTask, 0)
-	if want := "[{m0-a1 0 10} {m1-a1 0 10}]"; fmt.Sprint(r0.Runs) != want {
+	if want := "[{m0-a1 0 10  0} {m1-a1 0 10  1}]"; fmt.Sprint(r0.Runs) != want {
 		t.Fatalf("reduce runs = %v; want %s", r0.Runs, want)
 	}
 	r1 := mustAssign(t, s, "b", t0, mr.ReduceTask, 1)
@@ -100,7 +100,7 @@ func TestEmptyPartitionsAreSkipped(t *testing.T) {
 	s.Complete(ok("a", m1, 2), t0)
 	mustAssign(t, s, "a", t0, mr.ReduceTask, 0)
 	r1 := mustAssign(t, s, "a", t0, mr.ReduceTask, 1)
-	if want := "[{m1-a1 10 10}]"; fmt.Sprint(r1.Runs) != want {
+	if want := "[{m1-a1 10 10  1}]"; fmt.Sprint(r1.Runs) != want {
 		t.Fatalf("runs = %v; want %s", r1.Runs, want)
 	}
 }
@@ -291,10 +291,148 @@ func TestFailureOfLostAttemptWhileRetryRuns(t *testing.T) {
 
 func TestWorkersAreForgotten(t *testing.T) {
 	s := newTestScheduler(1, 1)
+	s.cfg.WorkerTimeout = 10 * time.Second
 	s.Assign("a", t0)
 	s.Assign("b", t0.Add(5*time.Second))
 	s.Expire(t0.Add(12 * time.Second))
 	if n := s.Status().Workers; n != 1 {
 		t.Fatalf("workers = %d; want 1 (a silent for 12s is gone)", n)
+	}
+}
+
+// kept is a successful map report whose output stays on worker w, served
+// from addr.
+func kept(w, addr string, task mr.Task, nReduce int) mr.ReportArgs {
+	rep := ok(w, task, nReduce)
+	rep.Addr = addr
+	return rep
+}
+
+// deathScheduler has two map tasks committed, m0 on worker a (kept there,
+// or in the shared directory when shared is true) and m1 on b, and reduce
+// task 0 running on b.
+func deathScheduler(t *testing.T, shared bool) (*Scheduler, mr.Task) {
+	t.Helper()
+	s := newTestScheduler(2, 2)
+	s.cfg.WorkerTimeout = 5 * time.Second
+	m0 := mustAssign(t, s, "a", t0, mr.MapTask, 0)
+	m1 := mustAssign(t, s, "b", t0, mr.MapTask, 1)
+	rep := kept("a", "10.0.0.1:7000", m0, 2)
+	if shared {
+		rep.Addr = ""
+	}
+	s.Complete(rep, t0)
+	s.Complete(kept("b", "10.0.0.2:7000", m1, 2), t0)
+	return s, mustAssign(t, s, "b", t0, mr.ReduceTask, 0)
+}
+
+func TestDeadWorkersMapOutputRunsAgain(t *testing.T) {
+	s, r0 := deathScheduler(t, false)
+	// b keeps talking; a goes silent.
+	s.Heartbeat("b", r0.TaskRef, t0.Add(4*time.Second))
+	ev := s.Expire(t0.Add(6 * time.Second))
+	if len(ev) != 1 || ev[0].Task.Kind != mr.MapTask || ev[0].Task.ID != 0 || !strings.Contains(ev[0].What, "lost with its worker") {
+		t.Fatalf("Expire = %v; want map task 0 run again", ev)
+	}
+	if st := s.Status(); st.MapsDone != 1 || st.Workers != 1 {
+		t.Fatalf("status = %+v; want 1 map done, 1 worker", st)
+	}
+	// Reduce 1 may not start until map 0 is written again.
+	m0 := mustAssign(t, s, "b", t0.Add(6*time.Second), mr.MapTask, 0)
+	if a, _ := s.Assign("c", t0.Add(6*time.Second)); a != mr.Wait {
+		t.Fatalf("Assign = %v; want wait for map 0", a)
+	}
+	// The dead worker is told to rejoin, and its word counts for nothing.
+	if !s.Dead("a") || s.Complete(kept("a", "10.0.0.1:7000", m0, 2), t0.Add(7*time.Second)) != Ignored {
+		t.Fatalf("a dead worker's report was not ignored")
+	}
+	if a, _ := s.Assign("a", t0.Add(7*time.Second)); a != mr.Wait {
+		t.Fatalf("a dead worker was given %v", a)
+	}
+	if o := s.Complete(kept("b", "10.0.0.2:7000", m0, 2), t0.Add(7*time.Second)); o != Accepted {
+		t.Fatalf("Complete(m0 again) = %v", o)
+	}
+	r1 := mustAssign(t, s, "a2", t0.Add(7*time.Second), mr.ReduceTask, 1)
+	if want := "[{m0-a2 10 10 10.0.0.2:7000 0} {m1-a1 10 10 10.0.0.2:7000 1}]"; fmt.Sprint(r1.Runs) != want {
+		t.Fatalf("runs = %v; want %s", r1.Runs, want)
+	}
+	if st := s.Status(); st.MapStats != (mr.TaskStats{}) || st.MapsDone != 2 {
+		t.Fatalf("status = %+v", st)
+	}
+}
+
+func TestSharedMapOutputOutlivesItsWorker(t *testing.T) {
+	s, r0 := deathScheduler(t, true)
+	s.Heartbeat("b", r0.TaskRef, t0.Add(4*time.Second))
+	if ev := s.Expire(t0.Add(6 * time.Second)); len(ev) != 0 {
+		t.Fatalf("Expire = %v; want nothing run again: the output is in the shared directory", ev)
+	}
+	if st := s.Status(); st.MapsDone != 2 {
+		t.Fatalf("maps done = %d; want 2", st.MapsDone)
+	}
+}
+
+func TestNoMapRunsAgainAfterTheJob(t *testing.T) {
+	s, r0 := deathScheduler(t, false)
+	s.Complete(ok("b", r0, 2), t0)
+	s.Committed(0, nil)
+	r1 := mustAssign(t, s, "b", t0, mr.ReduceTask, 1)
+	s.Complete(ok("b", r1, 2), t0)
+	s.Committed(1, nil)
+	if ev := s.Expire(t0.Add(time.Minute)); len(ev) != 0 || !s.Done() {
+		t.Fatalf("Expire = %v, done %v; want nothing run again after the job", ev, s.Done())
+	}
+}
+
+func TestDeadWorkersAttemptsAreLost(t *testing.T) {
+	s, r0 := deathScheduler(t, false)
+	ev := s.Expire(t0.Add(6 * time.Second)) // both silent now
+	var lost, again int
+	for _, e := range ev {
+		if e.Task.Kind == mr.ReduceTask && e.Task == r0.TaskRef && strings.Contains(e.What, "worker dead") {
+			lost++
+		}
+		if e.Task.Kind == mr.MapTask {
+			again++
+		}
+	}
+	if lost != 1 || again != 2 {
+		t.Fatalf("Expire = %v; want reduce 0 lost and both maps run again", ev)
+	}
+	if o := s.Complete(ok("b", r0, 2), t0.Add(7*time.Second)); o != Ignored {
+		t.Fatalf("dead worker's late reduce report = %v; want ignored", o)
+	}
+}
+
+func TestUnreachableOutputRunsAgain(t *testing.T) {
+	s, r0 := deathScheduler(t, false)
+	rep := mr.ReportArgs{Worker: "b", Task: r0.TaskRef, Unreachable: []mr.Segment{r0.Runs[0]}}
+	if o := s.Complete(rep, t0.Add(time.Second)); o != Retrying {
+		t.Fatalf("Complete(unreachable) = %v; want retrying", o)
+	}
+	ev := s.Events()
+	if len(ev) != 1 || ev[0].Task.ID != 0 || !strings.Contains(ev[0].What, "could not fetch") {
+		t.Fatalf("events = %v; want map 0 run again", ev)
+	}
+	if st := s.Status(); st.MapsDone != 1 || st.Failure != "" {
+		t.Fatalf("status = %+v", st)
+	}
+	// A second report about the same, already replaced, output changes nothing.
+	m0 := mustAssign(t, s, "b", t0.Add(time.Second), mr.MapTask, 0)
+	s.Complete(kept("b", "10.0.0.2:7000", m0, 2), t0.Add(time.Second))
+	mustAssign(t, s, "b", t0.Add(time.Second), mr.ReduceTask, 1)
+	r0b := mustAssign(t, s, "b", t0.Add(time.Second), mr.ReduceTask, 0)
+	stale := mr.ReportArgs{Worker: "b", Task: r0b.TaskRef, Unreachable: []mr.Segment{r0.Runs[0]}}
+	s.Complete(stale, t0.Add(2*time.Second))
+	if ev := s.Events(); len(ev) != 0 || s.Status().MapsDone != 2 {
+		t.Fatalf("events = %v, maps done %d; a stale segment must not run a map again", ev, s.Status().MapsDone)
+	}
+}
+
+func TestOnlyTheAttemptsWorkerMayReport(t *testing.T) {
+	s := newTestScheduler(1, 1)
+	m0 := mustAssign(t, s, "a", t0, mr.MapTask, 0)
+	if o := s.Complete(ok("intruder", m0, 1), t0); o != Ignored {
+		t.Fatalf("report from another worker = %v; want ignored", o)
 	}
 }

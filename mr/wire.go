@@ -49,11 +49,15 @@ type Split struct {
 }
 
 // Segment is one map task's sorted run for one partition: Length bytes of
-// Path starting at Offset.
+// Path starting at Offset. Path is on the filesystem the master and the
+// workers share when Addr is empty; otherwise it is on the worker whose
+// shuffle server listens at Addr, which serves it to reducers.
 type Segment struct {
 	Path   string
 	Offset int64
 	Length int64
+	Addr   string // host:port of the owner's shuffle server; "" when shared
+	Map    int    // the map task that wrote it
 }
 
 // TaskRef names one attempt of a task.
@@ -80,8 +84,9 @@ type Task struct {
 	// CollectOutput says to send a reduce task's output to the master
 	// (Master.PutOutput) rather than write it into Dir.
 	CollectOutput bool
-	// Dir is the job's scratch directory, shared by master and workers.
-	// Workers write map runs and reduce output there.
+	// Dir is the job's scratch directory on the master's host. Workers
+	// that can see it write map runs and reduce output there; others keep
+	// map runs in their own work directory and serve them.
 	Dir    string
 	Params map[string]string
 	// Heartbeat is how often the worker must call Master.Heartbeat while
@@ -106,7 +111,10 @@ const (
 )
 
 type GetTaskArgs struct {
-	Worker string // stable for the worker process's lifetime
+	// Worker names the worker process, the same for all its slots. A
+	// worker the master has declared dead must rejoin under a new name;
+	// see GetTaskReply.Rejoin.
+	Worker string
 	// SampleSize is what the worker's app's SampleSize returned, or 0 when
 	// it exports none. The first poll of a job decides whether it has a
 	// sample phase; a later poll that disagrees fails the job, since its
@@ -126,6 +134,11 @@ type GetTaskReply struct {
 	// Refused is set with Exit when this worker may not work on the job
 	// at all, such as for running another app; it says why.
 	Refused string
+	// Rejoin is set with Wait when the master declared this worker dead:
+	// its running attempts were given to others and its map output is no
+	// longer used. The worker must drop that output and ask again under a
+	// new name.
+	Rejoin bool
 }
 
 // ReadSplitArgs asks a master started with --ship-inputs for the lines of
@@ -173,6 +186,8 @@ type HeartbeatReply struct {
 	// Done is true once the task has been committed by some attempt, so
 	// this attempt's work is no longer needed.
 	Done bool
+	// Rejoin: see GetTaskReply.Rejoin.
+	Rejoin bool
 }
 
 type ReportArgs struct {
@@ -188,6 +203,14 @@ type ReportArgs struct {
 	// which the master renames into place if this attempt commits first.
 	Output string
 	Index  []int64
+	// Addr, for a map task whose output stays on the worker, is the
+	// worker's shuffle server, which serves Output to reducers. It is
+	// empty when Output is in the shared job directory.
+	Addr string
+	// Unreachable, for a reduce task that could not fetch some of its
+	// segments, lists them. The attempt counts as lost, not failed, and
+	// the master runs the map tasks that wrote them again.
+	Unreachable []Segment
 	// Sample, for a successful sample task, holds the sampled keys, at
 	// most Task.SampleSize of them, in no particular order.
 	Sample []string
@@ -214,8 +237,20 @@ func (s *TaskStats) Add(o TaskStats) {
 	s.SpillBytes += o.SpillBytes
 }
 
+// Sub takes o, added earlier, back out of s.
+func (s *TaskStats) Sub(o TaskStats) {
+	s.InputBytes -= o.InputBytes
+	s.InputRecords -= o.InputRecords
+	s.OutputPairs -= o.OutputPairs
+	s.OutputBytes -= o.OutputBytes
+	s.Spills -= o.Spills
+	s.SpillBytes -= o.SpillBytes
+}
+
 type ReportReply struct {
 	// Accepted is true when this report committed the task. A late or
 	// duplicate report gets false and the worker simply moves on.
 	Accepted bool
+	// Rejoin: see GetTaskReply.Rejoin. The report was ignored.
+	Rejoin bool
 }

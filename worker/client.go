@@ -35,8 +35,9 @@ type Client struct {
 	secret  []byte        // proven to the master on every new connection; nil for none
 	tls     *tls.Config   // nil for plain connections
 
-	mu  sync.Mutex  // guards rpc
-	rpc *rpc.Client // nil until dialled, and after a failure
+	mu    sync.Mutex  // guards rpc and local
+	rpc   *rpc.Client // nil until dialled, and after a failure
+	local net.Addr    // this end of the last connection
 }
 
 // NewClient returns a client for the master at addr ("host:port" or
@@ -133,7 +134,20 @@ func (c *Client) conn(ctx context.Context) (*rpc.Client, error) {
 		return nil, err
 	}
 	c.rpc = rpc.NewClient(conn)
+	c.local = conn.LocalAddr()
 	return c.rpc, nil
+}
+
+// LocalHost is this host's address on its last connection to the master,
+// which other workers can most likely reach too; 127.0.0.1 for a master
+// on a unix socket or before the first call.
+func (c *Client) LocalHost() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if tcp, ok := c.local.(*net.TCPAddr); ok && !tcp.IP.IsUnspecified() {
+		return tcp.IP.String()
+	}
+	return "127.0.0.1"
 }
 
 // call makes one RPC with a deadline; net/rpc has none of its own. On a

@@ -107,12 +107,40 @@ func partition(a *app.App, key string, n int) int {
 	return p
 }
 
-// runReduce merges the partition's runs and calls Reduce once per key, in
-// key order, writing "key value" lines to a file in the job directory that
-// the master moves into place if this attempt commits first.
-func runReduce(a *app.App, t mr.Task, put func(mr.PutOutputArgs) (mr.PutOutputReply, error)) (rep mr.ReportArgs) {
-	tmpBase := filepath.Join(t.Dir, fmt.Sprintf("r%d-a%d", t.ID, t.Attempt))
-	m, err := shuffle.Open(t.Runs, t.MergeFactor, tmpBase)
+// reduceEnv is where a reduce task gets its input and puts its files.
+type reduceEnv struct {
+	// scratch is a directory for this task's temporary files: fetched
+	// segments and merge passes.
+	scratch string
+	// fetch copies the segments held by other workers into dir; see
+	// fetcher.fetch.
+	fetch func(segs []mr.Segment, dir string) (local, unreachable []mr.Segment, err error)
+	// put sends a piece of output to a master that collects it.
+	put func(mr.PutOutputArgs) (mr.PutOutputReply, error)
+}
+
+// runReduce fetches the partition's runs held by other workers, merges
+// them with the rest, and calls Reduce once per key, in key order, writing
+// "key value" lines to a file in the job directory (or sending them to the
+// master) that the master moves into place if this attempt commits first.
+// Runs whose owners cannot be reached are reported in rep.Unreachable.
+func runReduce(a *app.App, t mr.Task, env reduceEnv) (rep mr.ReportArgs) {
+	tmp, err := os.MkdirTemp(env.scratch, fmt.Sprintf("r%d-a%d-", t.ID, t.Attempt))
+	if err != nil {
+		rep.Failure = err.Error()
+		return rep
+	}
+	defer os.RemoveAll(tmp)
+	runs, unreachable, err := env.fetch(t.Runs, tmp)
+	if err != nil {
+		rep.Failure = fmt.Sprintf("fetch map output: %v", err)
+		return rep
+	}
+	if len(unreachable) > 0 {
+		rep.Unreachable = unreachable
+		return rep
+	}
+	m, err := shuffle.Open(runs, t.MergeFactor, filepath.Join(tmp, "merge"))
 	if err != nil {
 		rep.Failure = fmt.Sprintf("read map output: %v", err)
 		return rep
@@ -122,10 +150,7 @@ func runReduce(a *app.App, t mr.Task, put func(mr.PutOutputArgs) (mr.PutOutputRe
 	name := filepath.Join(t.Dir, fmt.Sprintf("out%d-a%d", t.ID, t.Attempt))
 	var out *os.File
 	if t.CollectOutput {
-		out, err = os.CreateTemp("", fmt.Sprintf("mr-out%d-a%d-*", t.ID, t.Attempt))
-		if err == nil {
-			defer os.Remove(out.Name())
-		}
+		out, err = os.Create(filepath.Join(tmp, "out"))
 	} else {
 		out, err = os.Create(name)
 	}
@@ -165,7 +190,7 @@ func runReduce(a *app.App, t mr.Task, put func(mr.PutOutputArgs) (mr.PutOutputRe
 		return rep
 	}
 	if t.CollectOutput {
-		if name, err = send(out, t.TaskRef, put); err != nil {
+		if name, err = send(out, t.TaskRef, env.put); err != nil {
 			rep.Failure = fmt.Sprintf("send output to the master: %v", err)
 			return rep
 		}

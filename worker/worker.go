@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
 	"gomr.dev/internal/app"
 	"gomr.dev/internal/auth"
 	"gomr.dev/internal/inputs"
+	"gomr.dev/internal/scratch"
 	"gomr.dev/mr"
 )
 
@@ -40,8 +44,18 @@ type Options struct {
 	// checks against the job's app when it serves one.
 	AppSHA256 string
 	// Slots is how many tasks run at once in this process. Default 1.
-	// Each slot polls the master on its own, as worker ID/slot.
+	// Each slot polls the master on its own, under the worker's ID.
 	Slots int
+	// WorkDir, when set, is where this worker keeps its map output, which
+	// it then serves to reducers itself. When empty, map output goes to
+	// the master's job directory if this worker can see it, and otherwise
+	// under the system's temporary directory, served the same way.
+	WorkDir string
+	// Shuffle configures the server for map output kept here.
+	Shuffle ShuffleOptions
+	// LocalHost returns this host's address as the master sees it, to
+	// advertise to other workers. Default: 127.0.0.1.
+	LocalHost func() string
 }
 
 // Run asks the master for tasks and runs them until the master says the
@@ -55,18 +69,21 @@ func Run(ctx context.Context, o Options) error {
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
+	if o.LocalHost == nil {
+		o.LocalHost = func() string { return "127.0.0.1" }
+	}
+	p := &process{Options: o, id: o.ID}
+	defer p.close()
 	if o.Slots <= 1 {
-		return (&worker{Options: o}).loop(ctx)
+		return (&worker{p}).loop(ctx)
 	}
 	// The first slot to end the run, for good or ill, ends the others:
 	// they would hear the same from the master.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make(chan error, o.Slots)
-	for i := range o.Slots {
-		so := o
-		so.ID = fmt.Sprintf("%s/%d", o.ID, i)
-		go func() { errs <- (&worker{Options: so}).loop(ctx) }()
+	for range o.Slots {
+		go func() { errs <- (&worker{p}).loop(ctx) }()
 	}
 	first := <-errs
 	cancel()
@@ -78,10 +95,131 @@ func Run(ctx context.Context, o Options) error {
 	return first
 }
 
+// process is what a worker's slots share: its name with the master, and
+// the map output it keeps and serves.
+type process struct {
+	Options
+	mu      sync.Mutex     // guards the fields below
+	id      string         // the name the master knows this worker by
+	rejoins int            // how often the master declared it dead
+	dir     string         // where this worker keeps its files; "" until needed
+	shuffle *shuffleServer // nil until map output is first kept here
+	fetch   *fetcher       // nil until a reduce first fetches
+}
+
+// name is the worker's current name with the master.
+func (p *process) name() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.id
+}
+
+// rejoin takes a new name after the master declared old dead, and drops
+// the map output kept under the old one, which the master no longer uses.
+// Slots that heard the news together rejoin once.
+func (p *process) rejoin(old string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.id != old {
+		return
+	}
+	p.rejoins++
+	p.id = fmt.Sprintf("%s~%d", p.ID, p.rejoins)
+	if p.shuffle != nil {
+		p.shuffle.forget()
+	}
+	p.Logf("the master declared this worker dead; rejoining as %s", p.id)
+}
+
+// workDir returns this worker's own directory, making it on first use.
+func (p *process) workDir() (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.dir != "" {
+		return p.dir, nil
+	}
+	parent := p.WorkDir
+	if parent == "" {
+		parent = os.TempDir()
+	}
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", fmt.Errorf("--workdir: %w", err)
+	}
+	dir, err := scratch.Make(parent, "mr-worker-", fmt.Sprint(os.Getpid()))
+	if err != nil {
+		return "", fmt.Errorf("--workdir: %w", err)
+	}
+	p.dir = dir
+	return dir, nil
+}
+
+// server returns the shuffle server, starting it on first use.
+func (p *process) server() (*shuffleServer, error) {
+	dir, err := p.workDir()
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shuffle == nil {
+		if p.shuffle, err = startShuffle(p.Shuffle, dir, p.LocalHost(), p.Logf); err != nil {
+			return nil, err
+		}
+		p.Logf("serving map output at %s", p.shuffle.addr)
+	}
+	return p.shuffle, nil
+}
+
+// selfAddr is the address of this worker's shuffle server, or "" when it
+// has none.
+func (p *process) selfAddr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shuffle == nil {
+		return ""
+	}
+	return p.shuffle.addr
+}
+
+// fetcher returns the client for other workers' shuffle servers.
+func (p *process) fetcher() *fetcher {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fetch == nil {
+		p.fetch = newFetcher(p.Shuffle.Secret)
+	}
+	return p.fetch
+}
+
+// close stops the shuffle server and removes the worker's files.
+func (p *process) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shuffle != nil {
+		p.shuffle.close()
+	}
+	if p.fetch != nil {
+		p.fetch.close()
+	}
+	if p.dir != "" {
+		os.RemoveAll(p.dir)
+	}
+}
+
+// keeps reports whether map output should stay on this worker rather
+// than go to the master's job directory dir.
+func (p *process) keeps(dir string) bool {
+	if p.WorkDir != "" {
+		return true
+	}
+	fi, err := os.Stat(dir)
+	return err != nil || !fi.IsDir()
+}
+
 // loop is one slot: it polls for tasks and runs them one at a time.
 func (w *worker) loop(ctx context.Context) error {
 	o := w.Options
-	args := mr.GetTaskArgs{Worker: o.ID, AppSHA256: o.AppSHA256}
+	args := mr.GetTaskArgs{AppSHA256: o.AppSHA256}
 	var err error
 	if args.SampleSize, err = sampleSize(o.App); err != nil {
 		return fmt.Errorf("SampleSize: %v", err)
@@ -92,6 +230,7 @@ func (w *worker) loop(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		args.Worker = w.name()
 		reply, err := o.Master.GetTask(ctx, args)
 		if err != nil {
 			if auth.Permanent(err) {
@@ -107,6 +246,10 @@ func (w *worker) loop(ctx context.Context) error {
 			continue
 		}
 		lastOK, backoff = time.Now(), 50*time.Millisecond
+		if reply.Rejoin {
+			w.rejoin(args.Worker)
+			continue
+		}
 		switch reply.Action {
 		case mr.Exit:
 			if reply.Refused != "" {
@@ -117,7 +260,7 @@ func (w *worker) loop(ctx context.Context) error {
 			}
 			return nil
 		case mr.Run:
-			if err := w.run(ctx, reply.Task); err != nil {
+			if err := w.run(ctx, args.Worker, reply.Task); err != nil {
 				return err
 			}
 			lastOK = time.Now()
@@ -130,17 +273,19 @@ func (w *worker) loop(ctx context.Context) error {
 // maxFailure bounds the failure text sent to the master, which prints it.
 const maxFailure = 2000
 
+// worker is one slot of a worker process.
 type worker struct {
-	Options
+	*process
 }
 
-// run executes one task with a heartbeat beside it and reports the result.
-// Only a report that cannot reach the master is an error.
-func (w *worker) run(ctx context.Context, t mr.Task) error {
+// run executes one task, assigned to the worker under the name id, with a
+// heartbeat beside it, and reports the result. Only a report that cannot
+// reach the master, or a shuffle server that cannot start, is an error.
+func (w *worker) run(ctx context.Context, id string, t mr.Task) error {
 	w.Logf("%v task %d attempt %d: start", t.Kind, t.ID, t.Attempt)
 	mr.SetParams(t.Params)
 	mr.SetCuts(t.Cuts)
-	stop := w.heartbeat(ctx, t)
+	stop := w.heartbeat(ctx, id, t)
 	start := time.Now()
 	var rep mr.ReportArgs
 	read := inputs.Read
@@ -155,13 +300,24 @@ func (w *worker) run(ctx context.Context, t mr.Task) error {
 	}
 	switch t.Kind {
 	case mr.MapTask:
-		rep = runMap(w.App, t, read)
+		if !w.keeps(t.Dir) {
+			rep = runMap(w.App, t, read)
+			break
+		}
+		srv, err := w.server()
+		if err != nil {
+			stop()
+			return err
+		}
+		t.Dir = srv.dir
+		if rep = runMap(w.App, t, read); rep.Failure == "" {
+			srv.publish(filepath.Base(rep.Output))
+			rep.Addr = srv.addr
+		}
 	case mr.SampleTask:
 		rep = runSample(w.App, t, read)
 	default:
-		rep = runReduce(w.App, t, func(args mr.PutOutputArgs) (mr.PutOutputReply, error) {
-			return w.Master.PutOutput(ctx, args)
-		})
+		rep = w.reduce(ctx, t)
 	}
 	stop()
 	if rep.Stats.InputBytes > 8<<20 {
@@ -169,16 +325,22 @@ func (w *worker) run(ctx context.Context, t mr.Task) error {
 		// the next task reads its input, rather than holding both at once.
 		debug.FreeOSMemory()
 	}
-	rep.Worker, rep.Task = w.ID, t.TaskRef
+	rep.Worker, rep.Task = id, t.TaskRef
 	if len(rep.Failure) > maxFailure {
 		rep.Failure = rep.Failure[:maxFailure] + "..."
 	}
 	if rep.Failure != "" {
 		w.Logf("%v task %d attempt %d: failed: %s", t.Kind, t.ID, t.Attempt, rep.Failure)
 	}
+	for _, s := range rep.Unreachable {
+		w.Logf("%v task %d attempt %d: could not fetch map %d output from %s", t.Kind, t.ID, t.Attempt, s.Map, s.Addr)
+	}
 	reply, err := w.report(ctx, rep)
 	if err != nil {
 		return err
+	}
+	if reply.Rejoin {
+		w.rejoin(id)
 	}
 	w.Logf("%v task %d attempt %d: done in %v (accepted: %v)", t.Kind, t.ID, t.Attempt, time.Since(start).Round(time.Millisecond), reply.Accepted)
 	// A report that lost the race leaves its files behind on purpose: the
@@ -187,9 +349,46 @@ func (w *worker) run(ctx context.Context, t mr.Task) error {
 	return nil
 }
 
+// reduce runs a reduce task, fetching the runs that other workers hold.
+// Its temporary files go to the job directory when map output goes there
+// too, and to this worker's own directory otherwise.
+func (w *worker) reduce(ctx context.Context, t mr.Task) mr.ReportArgs {
+	env := reduceEnv{
+		scratch: t.Dir,
+		fetch: func(segs []mr.Segment, dir string) ([]mr.Segment, []mr.Segment, error) {
+			return segs, nil, nil
+		},
+		put: func(args mr.PutOutputArgs) (mr.PutOutputReply, error) {
+			return w.Master.PutOutput(ctx, args)
+		},
+	}
+	keeps := w.keeps(t.Dir)
+	if _, err := os.Stat(t.Dir); err != nil && !t.CollectOutput {
+		// The master renames the output into place, so it must be where
+		// the master can see it.
+		return mr.ReportArgs{Failure: fmt.Sprintf("this worker cannot see the master's job directory %s to write reduce output; start the master with --collect-output, or share its --out directory with the workers", t.Dir)}
+	}
+	remote := slices.ContainsFunc(t.Runs, func(s mr.Segment) bool { return s.Addr != "" })
+	if keeps || remote {
+		// Fetched copies and merge passes are this worker's business.
+		dir, err := w.workDir()
+		if err != nil {
+			return mr.ReportArgs{Failure: err.Error()}
+		}
+		env.scratch = dir
+	}
+	if remote {
+		f, self := w.fetcher(), w.selfAddr()
+		env.fetch = func(segs []mr.Segment, dir string) ([]mr.Segment, []mr.Segment, error) {
+			return f.fetch(ctx, segs, dir, self)
+		}
+	}
+	return runReduce(w.App, t, env)
+}
+
 // heartbeat tells the master every t.Heartbeat that the task is alive,
 // until the returned stop is called; stop waits for the goroutine to end.
-func (w *worker) heartbeat(ctx context.Context, t mr.Task) (stop func()) {
+func (w *worker) heartbeat(ctx context.Context, id string, t mr.Task) (stop func()) {
 	every := t.Heartbeat
 	if every <= 0 {
 		every = time.Second
@@ -209,7 +408,7 @@ func (w *worker) heartbeat(ctx context.Context, t mr.Task) (stop func()) {
 				return
 			case <-tick.C:
 				// Errors are left to the report, which retries.
-				w.Master.Heartbeat(ctx, mr.HeartbeatArgs{Worker: w.ID, Task: t.TaskRef})
+				w.Master.Heartbeat(ctx, mr.HeartbeatArgs{Worker: id, Task: t.TaskRef})
 			}
 		}
 	}()

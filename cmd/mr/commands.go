@@ -23,21 +23,23 @@ import (
 
 // jobFlags are the flags that describe a job, shared by master and run.
 type jobFlags struct {
-	nReduce     int
-	out         string
-	taskTimeout time.Duration
-	maxAttempts int
-	splitSize   sizeFlag
-	mapMemory   sizeFlag
-	mergeFactor int
-	params      []string
-	secretFile  string
+	nReduce       int
+	out           string
+	taskTimeout   time.Duration
+	workerTimeout time.Duration
+	maxAttempts   int
+	splitSize     sizeFlag
+	mapMemory     sizeFlag
+	mergeFactor   int
+	params        []string
+	secretFile    string
 }
 
 func (j *jobFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&j.nReduce, "nreduce", 10, "number of reduce tasks, and of mr-out-* files")
 	fs.StringVar(&j.out, "out", ".", "directory for the mr-out-* files")
 	fs.DurationVar(&j.taskTimeout, "task-timeout", 10*time.Second, "give a task to another worker after its worker is silent this long")
+	fs.DurationVar(&j.workerTimeout, "worker-timeout", 0, "declare a worker dead after it is silent this long, and run the map tasks whose output it held again (default: --task-timeout)")
 	fs.IntVar(&j.maxAttempts, "max-attempts", 4, "fail the job when one task has failed this many times")
 	j.splitSize, j.mapMemory = 64<<20, 64<<20
 	fs.Var(&j.splitSize, "split-size", "cut input files larger than this at line boundaries, and pack smaller ones into tasks up to it; 0 = never cut")
@@ -66,6 +68,8 @@ func (j *jobFlags) check(fs *pflag.FlagSet) error {
 		return usageError(fs, "--nreduce %d: must be at least 1", j.nReduce)
 	case j.taskTimeout < 100*time.Millisecond:
 		return usageError(fs, "--task-timeout %v: must be at least 100ms", j.taskTimeout)
+	case j.workerTimeout != 0 && j.workerTimeout < 100*time.Millisecond:
+		return usageError(fs, "--worker-timeout %v: must be at least 100ms", j.workerTimeout)
 	case j.maxAttempts < 1:
 		return usageError(fs, "--max-attempts %d: must be at least 1", j.maxAttempts)
 	case j.mapMemory < 4<<10:
@@ -86,15 +90,16 @@ func (j *jobFlags) secret() ([]byte, error) {
 
 func (j *jobFlags) options(files []string, params map[string]string) master.Options {
 	return master.Options{
-		Inputs:      files,
-		NReduce:     j.nReduce,
-		OutDir:      j.out,
-		TaskTimeout: j.taskTimeout,
-		MaxAttempts: j.maxAttempts,
-		SplitSize:   int64(j.splitSize),
-		MapMemory:   int(j.mapMemory),
-		MergeFactor: j.mergeFactor,
-		Params:      params,
+		Inputs:        files,
+		NReduce:       j.nReduce,
+		OutDir:        j.out,
+		TaskTimeout:   j.taskTimeout,
+		WorkerTimeout: j.workerTimeout,
+		MaxAttempts:   j.maxAttempts,
+		SplitSize:     int64(j.splitSize),
+		MapMemory:     int(j.mapMemory),
+		MergeFactor:   j.mergeFactor,
+		Params:        params,
 	}
 }
 
@@ -162,6 +167,9 @@ func workerCmd(ctx context.Context, args []string) error {
 	tlsCA := fs.String("tls-ca", "", "connect with TLS, trusting masters whose certificate this CA (PEM) signed")
 	tlsCert := fs.String("tls-cert", "", "with TLS, this worker's certificate (PEM), for a master that asks for one")
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
+	workDir := fs.String("workdir", "", "keep this worker's map output in this directory and serve it to reducers (default: the master's job directory when this host can see it, else the system's temporary directory)")
+	advertise := fs.String("advertise", "", "host name or address other workers reach this one at (default: this host's address on its connection to the master)")
+	shuffleListen := fs.String("shuffle-listen", ":0", "address the server for this worker's map output listens on")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -174,7 +182,14 @@ func workerCmd(ctx context.Context, args []string) error {
 	if *slots < 1 {
 		return usageError(fs, "--slots %d: must be at least 1", *slots)
 	}
-	client, err := workerClient(fs, *addr, *connectTimeout, *secretFile, *tlsCA, *tlsCert, *tlsKey)
+	var secret []byte
+	if *secretFile != "" {
+		var err error
+		if secret, err = auth.ReadSecret(*secretFile); err != nil {
+			return err
+		}
+	}
+	client, err := workerClient(fs, *addr, *connectTimeout, secret, *tlsCA, *tlsCert, *tlsKey)
 	if err != nil {
 		return err
 	}
@@ -215,6 +230,9 @@ func workerCmd(ctx context.Context, args []string) error {
 		ConnectTimeout: *connectTimeout,
 		Slots:          *slots,
 		AppSHA256:      sum,
+		WorkDir:        *workDir,
+		Shuffle:        worker.ShuffleOptions{Listen: *shuffleListen, Advertise: *advertise, Secret: secret},
+		LocalHost:      client.LocalHost,
 	}
 	if *verbose {
 		opt.Logf = log.New(os.Stderr, "mr worker: ", log.Lmicroseconds).Printf
@@ -235,14 +253,7 @@ func workerCmd(ctx context.Context, args []string) error {
 
 // workerClient builds the worker's connection to its master from the
 // address, secret and TLS flags.
-func workerClient(fs *pflag.FlagSet, addr string, connectTimeout time.Duration, secretFile, tlsCA, tlsCert, tlsKey string) (*worker.Client, error) {
-	var secret []byte
-	if secretFile != "" {
-		var err error
-		if secret, err = auth.ReadSecret(secretFile); err != nil {
-			return nil, err
-		}
-	}
+func workerClient(fs *pflag.FlagSet, addr string, connectTimeout time.Duration, secret []byte, tlsCA, tlsCert, tlsKey string) (*worker.Client, error) {
 	client, err := worker.NewClient(addr, connectTimeout/2+5*time.Second, secret)
 	if err != nil {
 		return nil, usageError(fs, "--master: %v", err)

@@ -1,4 +1,7 @@
-package master
+// Package scratch makes directories that record which process owns them,
+// so that a later process on the same host can remove the leftovers of
+// one that was killed before it could clean up.
+package scratch
 
 import (
 	"fmt"
@@ -9,17 +12,15 @@ import (
 	"syscall"
 )
 
-// ownerFile, in a job's scratch directory, names the master that owns it
-// as "HOST PID", so a later master can tell a dead job's leftovers from a
-// live job's directory.
+// ownerFile, in a scratch directory, names its owner as "HOST PID".
 const ownerFile = "owner"
 
-// makeScratch creates the job's scratch directory in out, with its owner
-// file, after removing the scratch directories of masters on this host
-// that are no longer running.
-func makeScratch(out, name string) (string, error) {
-	removeDeadScratch(out)
-	dir := filepath.Join(out, name)
+// Make creates the directory parent/prefix+suffix with its owner file,
+// after removing the parent's prefix* directories whose owners were
+// processes of this host that have exited.
+func Make(parent, prefix, suffix string) (string, error) {
+	RemoveDead(parent, prefix)
+	dir := filepath.Join(parent, prefix+suffix)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return "", err
 	}
@@ -31,11 +32,11 @@ func makeScratch(out, name string) (string, error) {
 	return dir, nil
 }
 
-// removeDeadScratch removes .mr-* directories in out whose owner is a
+// RemoveDead removes prefix* directories in parent whose owner is a
 // process of this host that has exited. Directories of other hosts, of
 // live processes, or without a readable owner are left alone.
-func removeDeadScratch(out string) {
-	dirs, _ := filepath.Glob(filepath.Join(out, ".mr-*"))
+func RemoveDead(parent, prefix string) {
+	dirs, _ := filepath.Glob(filepath.Join(parent, prefix+"*"))
 	host, _ := os.Hostname()
 	for _, d := range dirs {
 		b, err := os.ReadFile(filepath.Join(d, ownerFile))

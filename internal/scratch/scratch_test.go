@@ -1,4 +1,4 @@
-package master
+package scratch
 
 import (
 	"fmt"
@@ -29,7 +29,7 @@ func TestDeadScratchIsRemoved(t *testing.T) {
 			os.WriteFile(filepath.Join(d, ownerFile), []byte(owner), 0o644)
 		}
 	}
-	dir, err := makeScratch(out, ".mr-new")
+	dir, err := Make(out, ".mr-", "new")
 	if err != nil {
 		t.Fatal(err)
 	}
