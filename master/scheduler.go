@@ -56,6 +56,7 @@ type task struct {
 	index    []int64      // map: where each partition's run starts in output
 	addr     string       // map: the shuffle server holding output; "" when shared
 	owner    string       // map: the worker that wrote output
+	avoid    string       // map: a worker whose output of this task could not be fetched
 	stats    mr.TaskStats // the committing attempt's counters
 }
 
@@ -193,7 +194,7 @@ func (s *Scheduler) Assign(worker string, now time.Time) (mr.Action, mr.Task) {
 	if s.sampling() {
 		return s.assignSample(worker, now)
 	}
-	if id, ok := pop(&s.mapQueue, s.maps); ok {
+	if id, ok := s.popMap(worker); ok {
 		t := s.start(&s.maps[id], worker, now)
 		t.Splits = s.cfg.Tasks[id]
 		return mr.Run, t
@@ -212,6 +213,27 @@ func (s *Scheduler) Assign(worker string, now time.Time) (mr.Action, mr.Task) {
 		return mr.Run, t
 	}
 	return mr.Wait, mr.Task{}
+}
+
+// popMap takes the first queued map task that worker should run. A task
+// whose output on worker could not be fetched goes to another worker,
+// if there is one, lest it land on the same broken server again.
+func (s *Scheduler) popMap(worker string) (int, bool) {
+	q := s.mapQueue[:0]
+	found, id := false, 0
+	for _, i := range s.mapQueue {
+		t := &s.maps[i]
+		switch {
+		case t.state != taskIdle:
+			// stale entry: drop it
+		case !found && (t.avoid != worker || len(s.workers) == 1):
+			found, id = true, i
+		default:
+			q = append(q, i)
+		}
+	}
+	s.mapQueue = q
+	return id, found
 }
 
 // pop takes the first queued task that is still idle.
@@ -334,6 +356,7 @@ func (s *Scheduler) unreachable(t *task, a *attempt, rep mr.ReportArgs) Outcome 
 		}
 		mt := &s.maps[seg.Map]
 		if mt.state == taskDone && mt.output == seg.Path && mt.addr == seg.Addr {
+			mt.avoid = mt.owner
 			s.redo(mt, fmt.Sprintf("reduce task %d could not fetch its output from %s; running it again", t.ref.ID, seg.Addr))
 		}
 	}

@@ -417,6 +417,11 @@ func TestUnreachableOutputRunsAgain(t *testing.T) {
 	if st := s.Status(); st.MapsDone != 1 || st.Failure != "" {
 		t.Fatalf("status = %+v", st)
 	}
+	// Worker a, whose server failed, does not get the task back while
+	// another worker can take it.
+	if act, _ := s.Assign("a", t0.Add(time.Second)); act != mr.Wait {
+		t.Fatalf("Assign(a) = %v; want wait: map 0's output on a was unreachable", act)
+	}
 	// A second report about the same, already replaced, output changes nothing.
 	m0 := mustAssign(t, s, "b", t0.Add(time.Second), mr.MapTask, 0)
 	s.Complete(kept("b", "10.0.0.2:7000", m0, 2), t0.Add(time.Second))

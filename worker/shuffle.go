@@ -50,6 +50,9 @@ type ShuffleOptions struct {
 	// Secret, when set, must be proven by every fetcher; the worker proves
 	// it in turn when fetching from others.
 	Secret []byte
+	// Listener, when set, is served instead of listening on Listen; the
+	// worker closes it. It must be a TCP listener.
+	Listener net.Listener
 }
 
 // shuffleServer serves this worker's committed map outputs from dir.
@@ -68,13 +71,16 @@ type shuffleServer struct {
 // published. host is the host to advertise when o.Advertise is empty.
 // Refused connections are reported through logf.
 func startShuffle(o ShuffleOptions, dir, host string, logf func(string, ...any)) (*shuffleServer, error) {
-	listen := o.Listen
-	if listen == "" {
-		listen = ":0"
-	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return nil, fmt.Errorf("shuffle server: --shuffle-listen %s: %w", listen, err)
+	ln := o.Listener
+	if ln == nil {
+		listen := o.Listen
+		if listen == "" {
+			listen = ":0"
+		}
+		var err error
+		if ln, err = net.Listen("tcp", listen); err != nil {
+			return nil, fmt.Errorf("shuffle server: --shuffle-listen %s: %w", listen, err)
+		}
 	}
 	if o.Advertise != "" {
 		host = o.Advertise

@@ -93,7 +93,9 @@ func startMaster(t *testing.T, opt master.Options) *cluster {
 	t.Helper()
 	dir := t.TempDir()
 	opt.OutDir = filepath.Join(dir, "out")
-	opt.Listen = "unix:" + filepath.Join(dir, "m.sock")
+	if opt.Listen == "" {
+		opt.Listen = "unix:" + filepath.Join(dir, "m.sock")
+	}
 	m, err := master.New(opt)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,101 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"gomr.dev/mr"
+)
+
+// serveOne starts a shuffle server with secret that has published one
+// file, and returns it with the segment that names the file's middle.
+func serveOne(t *testing.T, secret []byte) (*shuffleServer, mr.Segment) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "m3-a1"), []byte("0123456789"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "secret-notes"), []byte("private"), 0o644)
+	s, err := startShuffle(ShuffleOptions{Listen: "127.0.0.1:0", Secret: secret}, dir, "127.0.0.1", t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.close)
+	s.publish("m3-a1")
+	return s, mr.Segment{Path: "/elsewhere/m3-a1", Offset: 2, Length: 5, Addr: s.addr, Map: 3}
+}
+
+func TestFetchCopiesASegment(t *testing.T) {
+	secret := []byte("a-secret-of-16-bytes-or-more")
+	s, seg := serveOne(t, secret)
+	f := newFetcher(secret)
+	defer f.close()
+	shared := mr.Segment{Path: "/shared/m0-a1", Length: 7}
+	local, unreachable, err := f.fetch(context.Background(), []mr.Segment{shared, seg}, t.TempDir(), "")
+	if err != nil || len(unreachable) != 0 {
+		t.Fatalf("fetch: %v, unreachable %v", err, unreachable)
+	}
+	if local[0] != shared {
+		t.Errorf("a shared segment was changed to %+v", local[0])
+	}
+	if b, _ := os.ReadFile(local[1].Path); string(b) != "23456" || local[1].Offset != 0 || local[1].Length != 5 {
+		t.Errorf("copy = %q as %+v; want 23456 from offset 0", b, local[1])
+	}
+	// Its own segments a worker reads in place.
+	local, _, _ = f.fetch(context.Background(), []mr.Segment{seg}, t.TempDir(), s.addr)
+	if local[0] != seg {
+		t.Errorf("own segment became %+v", local[0])
+	}
+}
+
+func TestShuffleServerRefusesStrangers(t *testing.T) {
+	secret := []byte("a-secret-of-16-bytes-or-more")
+	s, seg := serveOne(t, secret)
+
+	// Plain HTTP without the handshake gets no response.
+	if resp, err := http.Get("http://" + s.addr + "/map/m3-a1?off=0&len=10"); err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Fatalf("plain HTTP got %s %q", resp.Status, body)
+	}
+	for name, f := range map[string]*fetcher{
+		"wrong secret": newFetcher([]byte("not-the-secret-at-all-1234")),
+		"no secret":    newFetcher(nil),
+	} {
+		path := filepath.Join(t.TempDir(), "copy")
+		if err := f.get(context.Background(), seg, path); !errors.Is(err, errUnreachable) {
+			t.Errorf("%s: fetch = %v; want it refused", name, err)
+		}
+		if b, _ := os.ReadFile(path); len(b) != 0 {
+			t.Errorf("%s: got %q", name, b)
+		}
+		f.close()
+	}
+
+	// With the secret, only published files, and only inside them.
+	f := newFetcher(secret)
+	defer f.close()
+	for _, bad := range []mr.Segment{
+		{Path: "secret-notes", Length: 3},
+		{Path: "..", Length: 1},
+		{Path: "m3-a1", Offset: 8, Length: 5},
+	} {
+		bad.Addr = s.addr
+		if err := f.get(context.Background(), bad, filepath.Join(t.TempDir(), "copy")); !errors.Is(err, errUnreachable) {
+			t.Errorf("fetch %+v = %v; want refused", bad, err)
+		}
+	}
+	// A dropped file is no longer served.
+	s.forget()
+	if err := f.get(context.Background(), seg, filepath.Join(t.TempDir(), "copy")); err == nil {
+		t.Error("a forgotten file was still served")
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, "m3-a1")); !os.IsNotExist(err) {
+		t.Errorf("forget left the file: %v", err)
+	}
+}
