@@ -322,6 +322,54 @@ scenario_ship_app() {
 	fi
 }
 
+# wait_for_log FILE PATTERN: wait, up to 20 s, until FILE has a line
+# matching PATTERN.
+wait_for_log() {
+	local i
+	for ((i = 0; i < 400; i++)); do
+		grep -q "$2" "$1" 2>/dev/null && return
+		sleep 0.05
+	done
+	return 1
+}
+
+# Workers that share no files with the master, over loopback TCP with a
+# secret: each keeps its map output in its own --workdir and serves it to
+# the others. One is killed after the map phase, while reduces run; the map
+# tasks whose output died with it must run again.
+scenario_net_shuffle() {
+	newdir net-shuffle
+	reference slow || { fail net-shuffle "mr seq failed"; return; }
+	head -c 32 /dev/urandom | base64 >secret
+	timeout -k 2 "$T" "$MR" master --listen 127.0.0.1:0 --app "$APPS/slow.so" --ship-inputs --collect-output \
+		--secret-file secret --nreduce 6 --split-size 100000 --task-timeout 3s --worker-timeout 1s \
+		--param reducesleep=300us --out out "${INPUTS[@]}" 2>master.log &
+	local m=$! i addr
+	PIDS+=("$m")
+	wait_for_log master.log "workers on 127.0.0.1:" || { fail net-shuffle "the master did not start: $(tail -1 master.log)"; return; }
+	addr=$(sed -n 's/.* workers on \(127\.0\.0\.1:[0-9]*\)$/\1/p' master.log)
+	local ws=() here=$PWD
+	for i in 1 2 3; do
+		mkdir "w$i"
+		# Not exec'd, so that the subshell, not this shell, reports the
+		# killed worker, into /dev/null.
+		(cd "w$i" && timeout -k 2 "$T" "$MR" worker --master "$addr" --secret-file ../secret --workdir "$here/w$i/wd" -v 2>worker.log) 2>/dev/null &
+		ws+=($!)
+		PIDS+=($!)
+	done
+	wait_for_log master.log "map phase done" || { fail net-shuffle "no map phase end in the log: $(tail -1 master.log)"; return; }
+	grep -q "serving map output" w2/worker.log || { fail net-shuffle "worker 2 served no map output"; return; }
+	# The worker itself, not the timeout around it.
+	pkill -9 -f -- "^$MR worker .*--workdir $here/w2/wd"
+	wait "$m" || { fail net-shuffle "master exited $?: $(tail -1 master.log)"; return; }
+	for i in 0 2; do
+		wait "${ws[$i]}" || { fail net-shuffle "worker $((i + 1)) exited $?: $(tail -1 "w$((i + 1))/worker.log")"; return; }
+	done
+	grep -q "lost with its worker\|could not fetch" master.log ||
+		{ fail net-shuffle "no map task ran again after worker 2 died"; return; }
+	cd out && cp ../ref . && same net-shuffle && pass net-shuffle
+}
+
 # mr run: one command, a master plus worker processes.
 scenario_run() {
 	newdir run
@@ -484,7 +532,7 @@ scenario_sort() {
 	pass sort
 }
 
-ALL=(wc indexer split spill map_parallel reduce_parallel job_count early_exit crash worker_killed worker_stopped secret ship_app run run_crash bad_input poison sort)
+ALL=(wc indexer split spill map_parallel reduce_parallel job_count early_exit crash worker_killed worker_stopped secret ship_app net_shuffle run run_crash bad_input poison sort)
 want=("$@")
 ((${#want[@]})) || want=("${ALL[@]}")
 for s in "${want[@]}"; do
