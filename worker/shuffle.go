@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -53,6 +54,11 @@ type ShuffleOptions struct {
 	// Listener, when set, is served instead of listening on Listen; the
 	// worker closes it. It must be a TCP listener.
 	Listener net.Listener
+	// ServerTLS, when set, makes the server speak TLS; its certificate
+	// must name the advertised host. ClientTLS is used to fetch from
+	// other workers, with ServerName set to each one's host. Give every
+	// worker of a job both, or neither.
+	ServerTLS, ClientTLS *tls.Config
 }
 
 // shuffleServer serves this worker's committed map outputs from dir.
@@ -86,6 +92,9 @@ func startShuffle(o ShuffleOptions, dir, host string, logf func(string, ...any))
 		host = o.Advertise
 	}
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	if o.ServerTLS != nil {
+		ln = tls.NewListener(ln, o.ServerTLS)
+	}
 	s := &shuffleServer{
 		dir:   dir,
 		addr:  net.JoinHostPort(host, port),
@@ -234,12 +243,25 @@ type fetcher struct {
 	client *http.Client
 }
 
-func newFetcher(secret []byte) *fetcher {
+func newFetcher(secret []byte, tlsConfig *tls.Config) *fetcher {
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		d := net.Dialer{Timeout: dialTimeout}
 		c, err := d.DialContext(ctx, network, addr)
 		if err != nil {
 			return nil, err
+		}
+		if tlsConfig != nil {
+			cfg := tlsConfig.Clone()
+			cfg.ServerName, _, _ = net.SplitHostPort(addr)
+			tc := tls.Client(c, cfg)
+			hctx, cancel := context.WithTimeout(ctx, dialTimeout)
+			err := tc.HandshakeContext(hctx)
+			cancel()
+			if err != nil {
+				c.Close()
+				return nil, auth.TLSError(err)
+			}
+			c = tc
 		}
 		if err := auth.Client(c, secret, dialTimeout); err != nil {
 			c.Close()

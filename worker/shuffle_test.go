@@ -33,7 +33,7 @@ func serveOne(t *testing.T, secret []byte) (*shuffleServer, mr.Segment) {
 func TestFetchCopiesASegment(t *testing.T) {
 	secret := []byte("a-secret-of-16-bytes-or-more")
 	s, seg := serveOne(t, secret)
-	f := newFetcher(secret)
+	f := newFetcher(secret, nil)
 	defer f.close()
 	shared := mr.Segment{Path: "/shared/m0-a1", Length: 7}
 	local, unreachable, err := f.fetch(context.Background(), []mr.Segment{shared, seg}, t.TempDir(), "")
@@ -64,8 +64,8 @@ func TestShuffleServerRefusesStrangers(t *testing.T) {
 		t.Fatalf("plain HTTP got %s %q", resp.Status, body)
 	}
 	for name, f := range map[string]*fetcher{
-		"wrong secret": newFetcher([]byte("not-the-secret-at-all-1234")),
-		"no secret":    newFetcher(nil),
+		"wrong secret": newFetcher([]byte("not-the-secret-at-all-1234"), nil),
+		"no secret":    newFetcher(nil, nil),
 	} {
 		path := filepath.Join(t.TempDir(), "copy")
 		if err := f.get(context.Background(), seg, path); !errors.Is(err, errUnreachable) {
@@ -78,7 +78,7 @@ func TestShuffleServerRefusesStrangers(t *testing.T) {
 	}
 
 	// With the secret, only published files, and only inside them.
-	f := newFetcher(secret)
+	f := newFetcher(secret, nil)
 	defer f.close()
 	for _, bad := range []mr.Segment{
 		{Path: "secret-notes", Length: 3},

@@ -186,7 +186,7 @@ func (p *process) fetcher() *fetcher {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.fetch == nil {
-		p.fetch = newFetcher(p.Shuffle.Secret)
+		p.fetch = newFetcher(p.Shuffle.Secret, p.Shuffle.ClientTLS)
 	}
 	return p.fetch
 }

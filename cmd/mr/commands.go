@@ -234,6 +234,16 @@ func workerCmd(ctx context.Context, args []string) error {
 		Shuffle:        worker.ShuffleOptions{Listen: *shuffleListen, Advertise: *advertise, Secret: secret},
 		LocalHost:      client.LocalHost,
 	}
+	if *tlsCert != "" && *tlsCA != "" {
+		// With a certificate of its own, a worker serves its map output
+		// over TLS too, and fetches others' the same way.
+		if opt.Shuffle.ServerTLS, err = auth.ServerTLS(*tlsCert, *tlsKey, *tlsCA); err != nil {
+			return err
+		}
+		if opt.Shuffle.ClientTLS, err = auth.ClientTLS("", *tlsCA, *tlsCert, *tlsKey); err != nil {
+			return err
+		}
+	}
 	if *verbose {
 		opt.Logf = log.New(os.Stderr, "mr worker: ", log.Lmicroseconds).Printf
 	}

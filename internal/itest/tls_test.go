@@ -1,6 +1,7 @@
 package itest
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,7 +9,9 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +20,7 @@ import (
 
 	"gomr.dev/internal/auth"
 	"gomr.dev/master"
+	"gomr.dev/mr"
 	"gomr.dev/worker"
 )
 
@@ -43,6 +47,9 @@ func pki(t *testing.T, dir string, names ...string) {
 			DNSNames:  []string{name},
 			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		}
+		if ip := net.ParseIP(name); ip != nil {
+			tmpl.DNSNames, tmpl.IPAddresses = nil, []net.IP{ip}
 		}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 		if err != nil {
@@ -106,4 +113,89 @@ func TestTLS(t *testing.T) {
 	if got := sortedOutput(t, c.out); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatal("output differs from sequential")
 	}
+}
+
+// Workers with certificates serve their map output over TLS and fetch each
+// other's the same way; nothing on the shuffle port speaks in clear.
+func TestShuffleOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	pki(t, dir, "127.0.0.1")
+	crt, key, ca := filepath.Join(dir, "127.0.0.1.crt"), filepath.Join(dir, "127.0.0.1.key"), filepath.Join(dir, "ca.crt")
+	serverCfg, err := auth.ServerTLS(crt, key, ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCfg, err := auth.ClientTLS("", ca, crt, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := writeInputs(t, t.TempDir(), 6)
+	a := wordCount()
+	want := reference(t, a, files)
+	slow := wordCount()
+	mapf := slow.Map
+	slow.Map = func(file, contents string) []mr.KeyValue {
+		time.Sleep(20 * time.Millisecond) // so that both workers get map tasks
+		return mapf(file, contents)
+	}
+	c := startMaster(t, master.Options{Inputs: files, NReduce: 4, Secret: testSecret})
+	addrs := make(chan string, 100)
+	var done []<-chan error
+	for i := range 2 {
+		client, _ := worker.NewClient(c.m.Addr(), 5*time.Second, testSecret)
+		defer client.Close()
+		m := &addrMaster{Client: client, t: t, addrs: addrs}
+		res := make(chan error, 1)
+		go func() {
+			res <- worker.Run(c.ctx, worker.Options{
+				App: slow, Master: m, ID: fmt.Sprint("w", i), ConnectTimeout: 3 * time.Second,
+				WorkDir: t.TempDir(),
+				Shuffle: worker.ShuffleOptions{Listen: "127.0.0.1:0", Secret: testSecret, ServerTLS: serverCfg, ClientTLS: clientCfg},
+			})
+		}()
+		done = append(done, res)
+	}
+	if err := c.wait(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range done {
+		if err := <-d; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	}
+	close(addrs)
+	seen := map[string]bool{}
+	for a := range addrs {
+		seen[a] = true
+	}
+	if len(seen) != 2 {
+		t.Errorf("map output served from %d addresses; want both workers'", len(seen))
+	}
+	if got := sortedOutput(t, c.out); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatal("output differs from sequential")
+	}
+}
+
+// addrMaster notes where each map output is served, and checks that the
+// server there does not speak in clear.
+type addrMaster struct {
+	*worker.Client
+	t     *testing.T
+	addrs chan<- string
+}
+
+func (m *addrMaster) Report(ctx context.Context, rep mr.ReportArgs) (mr.ReportReply, error) {
+	if rep.Addr != "" {
+		m.addrs <- rep.Addr
+		// A TLS server waits for the client to speak first; a plain one
+		// greets at once.
+		if c, err := net.Dial("tcp", rep.Addr); err == nil {
+			c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			if n, _ := c.Read(make([]byte, 16)); n > 0 {
+				m.t.Errorf("the shuffle server at %s spoke in clear", rep.Addr)
+			}
+			c.Close()
+		}
+	}
+	return m.Client.Report(ctx, rep)
 }
