@@ -6,7 +6,7 @@ export CGO_ENABLED := 1
 
 APPS := $(notdir $(patsubst %/,%,$(wildcard apps/*/)))
 
-.PHONY: all build apps test vet unit harness demo bench clean
+.PHONY: all build apps test vet unit harness netns demo bench clean
 
 all: build apps
 
@@ -29,7 +29,12 @@ unit:
 harness: build apps
 	scripts/test-mr.sh
 
-test: vet unit harness
+# A four-host cluster in network namespaces; as root with ip and unshare,
+# else it says why it skips.
+netns: build apps
+	scripts/netns-cluster.sh
+
+test: vet unit harness netns
 
 demo: build apps
 	@rm -rf bin/demo && mkdir -p bin/demo
