@@ -46,6 +46,13 @@ PORT=7070
 MASTER_ADDR=$SUBNET.1:$PORT
 HOSTS=(1 2 3)
 
+ALL=(all-up host-killed link-cut wrong-secret)
+want=("$@")
+((${#want[@]})) || want=("${ALL[@]}")
+for s in "${want[@]}"; do
+	[[ " ${ALL[*]} " == *" $s "* ]] || { echo "netns-cluster: no scenario $s; have: ${ALL[*]}" >&2; exit 2; }
+done
+
 skip() {
 	echo "netns-cluster: SKIP ($1)"
 	exit 0
@@ -186,13 +193,14 @@ exec "$@"
 HIDDEN=(/tmp)
 [[ -d $HOME/.cache ]] && HIDDEN+=("$HOME/.cache")
 
-# host N CMD...: run CMD on worker host N, in its private directory, bounded
-# by $T seconds.
-host() {
+# on N CMD...: set ON to the command that runs CMD on worker host N, in its
+# private directory, bounded by $T seconds. Run it as "${ON[@]}", in the
+# foreground or with &, so that $! is the PID of its timeout.
+on() {
 	local n=$1
 	shift
-	timeout -k 2 "$T" ip netns exec "$ID-h$n" unshare --mount --uts --propagation private \
-		sh -c "$HIDE" sh "$n" "$WORK/h$n" "${HIDDEN[@]}" -- "$@"
+	ON=(timeout -k 2 "$T" ip netns exec "$ID-h$n" unshare --mount --uts --propagation private
+		sh -c "$HIDE" sh "$n" "$WORK/h$n" "${HIDDEN[@]}" -- "$@")
 }
 
 passed=0
@@ -221,6 +229,11 @@ setup() {
 	for f in "${INPUTS[@]}"; do
 		for ((i = 0; i < COPIES; i++)); do cat "$f"; done >"$M/in/$(basename "$f")"
 	done
+	# The slow app sleeps once per key in Reduce, and a sleep takes at
+	# least a millisecond, so the jobs that use it get the two smallest
+	# files only: some 7,000 distinct words, a few seconds of reduces.
+	mkdir -p "$M/in-slow" &&
+		cp $(ls -S "$M"/in/*.txt | tail -2) "$M/in-slow/" || exit 1
 	head -c 32 /dev/urandom | base64 >"$M/job.key"
 	head -c 32 /dev/urandom | base64 >"$M/wrong.key"
 	net_up || { echo "netns-cluster: could not build the network" >&2; exit 1; }
@@ -228,7 +241,7 @@ setup() {
 	for app in wc slow; do
 		mkdir -p "$M/seq-$app"
 		# The slow app's sleeps change its timing, not its output.
-		timeout -k 2 "$T" "$MR" seq --out "$M/seq-$app" "$APPS/$app.so" "$M/in" >/dev/null 2>&1 ||
+		timeout -k 2 "$T" "$MR" seq --out "$M/seq-$app" "$APPS/$app.so" "$M/$(inputs $app)" >/dev/null 2>&1 ||
 			{ echo "netns-cluster: mr seq $app failed" >&2; exit 1; }
 		sort "$M/seq-$app/mr-out-0" >"$M/ref-$app"
 	done
@@ -254,7 +267,8 @@ check_isolation() {
 		[[ -e $f ]] || { fail isolation "$f does not exist even outside"; return 1; }
 	done
 	local out
-	out=$(host 1 sh -c 'for f; do [ -e "$f" ] && echo "can see $f"; done; [ -x ./mr ] || echo "cannot run ./mr"; [ "$(hostname)" = h1 ] || echo "hostname is $(hostname)"' sh "${seen[@]}" 2>&1)
+	on 1 sh -c 'for f; do [ -e "$f" ] && echo "can see $f"; done; [ -x ./mr ] || echo "cannot run ./mr"; [ "$(hostname)" = h1 ] || echo "hostname is $(hostname)"' sh "${seen[@]}"
+	out=$("${ON[@]}" 2>&1)
 	local rc=$?
 	if [[ $rc != 0 || -n $out ]]; then
 		fail isolation "worker host h1 (exit $rc): $(echo $out)"
@@ -279,7 +293,12 @@ killall_hosts() {
 	for h in m "${HOSTS[@]}"; do ip -n "$BR" link set "v$h" up; done
 }
 
-# start_master APP [FLAGS...]: the master host serves APP and the inputs in
+# inputs APP: the master's input directory for APP.
+inputs() {
+	[[ $1 == slow ]] && echo in-slow || echo in
+}
+
+# start_master APP [FLAGS...]: the master host serves APP and its inputs in
 # the background, logging to ./master.log; its PID is MPID.
 start_master() {
 	local app=$1
@@ -287,7 +306,7 @@ start_master() {
 	mkdir -p out
 	timeout -k 2 "$T" ip netns exec "$ID-m" "$MR" master --listen "$MASTER_ADDR" \
 		--app "$APPS/$app.so" --ship-inputs --collect-output --secret-file "$M/job.key" \
-		--out out "${MASTER_FLAGS[@]}" "$@" "$M"/in/*.txt 2>master.log &
+		--out out "${MASTER_FLAGS[@]}" "$@" "$M/$(inputs "$app")" 2>master.log &
 	MPID=$!
 	PIDS+=("$MPID")
 }
@@ -295,7 +314,8 @@ start_master() {
 # start_worker N: a worker on host N, logging to ./hN.log; its PID is W[N].
 declare -A W
 start_worker() {
-	host "$1" ./mr worker --master "$MASTER_ADDR" --secret-file ./job.key "${WORKER_FLAGS[@]}" 2>"h$1.log" &
+	on "$1" ./mr worker --master "$MASTER_ADDR" --secret-file ./job.key "${WORKER_FLAGS[@]}"
+	"${ON[@]}" 2>"h$1.log" &
 	W[$1]=$!
 	PIDS+=($!)
 }
@@ -323,6 +343,13 @@ finish() {
 need_workdir() {
 	[[ -n $HAVE_WORKDIR ]] && return 0
 	fail "$1" "bin/mr has no 'worker --workdir', so map output needs a directory shared with the master"
+	return 1
+}
+
+# noticed NAME N: the master's log names host N's worker or its address.
+noticed() {
+	grep -q "h$2-[0-9]\|$SUBNET.1$2:" master.log && return 0
+	fail "$1" "the master's log never mentions h$2's worker, nor $SUBNET.1$2"
 	return 1
 }
 
@@ -361,13 +388,13 @@ scenario_all_up() {
 	pass all-up
 }
 
-# Reduces run at about 0.2 ms a key, some 2 s in all per host, long enough
-# to kill a host after the map phase and before the job ends.
+# Reduces sleep 1 ms a key, some 2.5 s in all per host, long enough to kill
+# a host after the map phase and before the job ends.
 scenario_host_killed() {
 	scene host-killed
 	need_workdir host-killed || return
 	W=()
-	start_master slow --nreduce 6 --param reducesleep=200us
+	start_master slow --nreduce 6 --split-size 64KiB --param reducesleep=1ms
 	for h in "${HOSTS[@]}"; do start_worker "$h"; done
 	until_ok "$T" eval 'map_phase_over || master_gone'
 	local v
@@ -379,13 +406,14 @@ scenario_host_killed() {
 		fail host-killed "no worker host has committed a map task"
 		return
 	fi
+	disown "${W[$v]}" # no "Killed" notice in its log
 	killns "$ID-h$v"
 	local killed_at=$SECONDS
 	master_gone && { fail host-killed "the job was over before h$v was killed; make reduces slower"; return; }
 	echo "  host-killed: killed every process on h$v ($SUBNET.1$v) after the map phase"
-	wait "${W[$v]}" 2>/dev/null
 	unset "W[$v]"
 	finish host-killed "$M/ref-slow" || return
+	noticed host-killed "$v" || return
 	echo "  host-killed: the job finished $((SECONDS - killed_at)) s after the kill"
 	pass host-killed
 }
@@ -397,7 +425,7 @@ scenario_link_cut() {
 	scene link-cut
 	need_workdir link-cut || return
 	W=()
-	start_master slow --nreduce 6 --param sleep=400ms --param reducesleep=100us
+	start_master slow --nreduce 6 --split-size 64KiB --param sleep=400ms --param reducesleep=1ms
 	for h in "${HOSTS[@]}"; do start_worker "$h"; done
 	until_ok "$T" eval '[[ -n $(victim) ]] || master_gone'
 	local v
@@ -412,9 +440,16 @@ scenario_link_cut() {
 	master_gone && { fail link-cut "the job was over before h$v was cut off"; return; }
 	reaches "$v" && { fail link-cut "h$v still reaches the master after its link went down"; return; }
 	echo "  link-cut: cut h$v ($SUBNET.1$v) off in the $phase phase"
-	unset "W[$v]" # it may wait for the master for ever; killall_hosts ends it
+	local cutoff=${W[$v]}
+	unset "W[$v]" # killall_hosts ends it if it has not given up by itself
 	finish link-cut "$M/ref-slow" || return
+	noticed link-cut "$v" || return
 	echo "  link-cut: the job finished $((SECONDS - cut_at)) s after the cut"
+	if kill -0 "$cutoff" 2>/dev/null; then
+		echo "  link-cut: h$v's worker is still running"
+	else
+		echo "  link-cut: h$v's worker gave up: $(tail -1 "h$v.log")"
+	fi
 	pass link-cut
 }
 
@@ -426,7 +461,8 @@ scenario_wrong_secret() {
 	W=()
 	cp "$M/wrong.key" "$WORK/h3/job.key"
 	start_master wc --nreduce 4
-	host 3 ./mr worker --master "$MASTER_ADDR" --secret-file ./job.key --connect-timeout 20s 2>h3.log
+	on 3 ./mr worker --master "$MASTER_ADDR" --secret-file ./job.key --connect-timeout 20s
+	"${ON[@]}" 2>h3.log
 	local rc=$?
 	if [[ $rc == 0 ]]; then
 		fail wrong-secret "the worker with the wrong secret exited 0"
@@ -449,12 +485,6 @@ scenario_wrong_secret() {
 	fi
 }
 
-ALL=(all-up host-killed link-cut wrong-secret)
-want=("$@")
-((${#want[@]})) || want=("${ALL[@]}")
-for s in "${want[@]}"; do
-	declare -F "scenario_${s//-/_}" >/dev/null || { echo "netns-cluster: no scenario $s; have: ${ALL[*]}" >&2; exit 2; }
-done
 
 start=$SECONDS
 setup
