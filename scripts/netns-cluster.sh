@@ -11,7 +11,9 @@
 # fetches the app, reads its splits and sends its output through the master,
 # and keeps its map output in its own --workdir for reducers to fetch.
 #
-# Scenarios, each checked against `mr seq` of the same app, sorted:
+# Scenarios, each checked against `mr seq` of the same app, sorted (the two
+# that use the slow app, whose reduces sleep per key, read only the two
+# smallest inputs):
 #   all-up        every host up
 #   host-killed   a worker host that ran map tasks has every process in it
 #                 killed with SIGKILL once the map phase is over, while
@@ -406,7 +408,7 @@ scenario_host_killed() {
 		fail host-killed "no worker host has committed a map task"
 		return
 	fi
-	disown "${W[$v]}" # no "Killed" notice in its log
+	disown "${W[$v]}" # no "Killed" notice from this shell
 	killns "$ID-h$v"
 	local killed_at=$SECONDS
 	master_gone && { fail host-killed "the job was over before h$v was killed; make reduces slower"; return; }
@@ -418,9 +420,10 @@ scenario_host_killed() {
 	pass host-killed
 }
 
-# The victim's link is cut at the bridge once it has committed a map task,
-# with the map phase still running: the master and the other hosts hear
-# nothing more from it, not even resets.
+# The victim's link is cut at the bridge as soon as it has committed a map
+# task, usually with the map phase still running (on a loaded machine, in
+# the reduce phase): the master and the other hosts hear nothing more from
+# it, not even resets.
 scenario_link_cut() {
 	scene link-cut
 	need_workdir link-cut || return
