@@ -358,7 +358,7 @@ noticed() {
 # map_phase_over: the master has said so, or some worker has begun a reduce
 # task (reduces start only when every map task has committed).
 map_phase_over() {
-	grep -q "map phase done" master.log || cat h*.log 2>/dev/null | grep -q "reduce task .*: start"
+	grep -qs "map phase done" master.log || cat h*.log 2>/dev/null | grep -q "reduce task .*: start"
 }
 # master_gone: the master has exited.
 master_gone() { ! kill -0 "$MPID" 2>/dev/null; }
