@@ -553,7 +553,7 @@ func (s *service) GetApp(args mr.GetAppArgs, reply *mr.GetAppReply) error {
 func (s *service) Heartbeat(args mr.HeartbeatArgs, reply *mr.HeartbeatReply) error {
 	s.m.mu.Lock()
 	defer s.m.mu.Unlock()
-	reply.Done = s.m.sched.Heartbeat(args.Worker, args.Task, time.Now())
+	reply.Done, reply.Lost = s.m.sched.Heartbeat(args.Worker, args.Task, time.Now())
 	reply.Rejoin = s.m.sched.Dead(args.Worker)
 	return nil
 }

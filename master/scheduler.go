@@ -43,6 +43,7 @@ type attempt struct {
 	worker    string
 	state     attemptState
 	lastHeard time.Time
+	seq       int // the scheduler's sequence number when it started
 }
 
 type task struct {
@@ -57,6 +58,7 @@ type task struct {
 	addr     string       // map: the shuffle server holding output; "" when shared
 	owner    string       // map: the worker that wrote output
 	avoid    string       // map: a worker whose output of this task could not be fetched
+	redone   int          // map: the scheduler's sequence number when its output was last lost
 	stats    mr.TaskStats // the committing attempt's counters
 }
 
@@ -97,6 +99,7 @@ type Scheduler struct {
 	workers     map[string]time.Time // live workers, by when last heard from
 	dead        map[string]bool      // workers declared dead; they must rejoin
 	events      []Event              // decisions not yet handed out by Events
+	seq         int                  // counts attempts started and outputs lost, to order them
 	mapStats    mr.TaskStats         // summed over committed map attempts
 	reduceStats mr.TaskStats         // summed over committed reduce attempts
 	sample      samplePhase          // see sample.go
@@ -250,24 +253,34 @@ func pop(q *[]int, tasks []task) (int, bool) {
 
 func (s *Scheduler) start(t *task, worker string, now time.Time) mr.Task {
 	t.state = taskRunning
-	t.attempts = append(t.attempts, attempt{worker: worker, state: attemptRunning, lastHeard: now})
+	s.seq++
+	t.attempts = append(t.attempts, attempt{worker: worker, state: attemptRunning, lastHeard: now, seq: s.seq})
 	ref := t.ref
 	ref.Attempt = len(t.attempts)
 	return mr.Task{TaskRef: ref, NMap: len(s.maps), NReduce: len(s.reduces), Cuts: s.sample.cuts}
 }
 
-// Heartbeat records that an attempt is alive. It returns true when the
-// task has already been committed, so the attempt can stop.
-func (s *Scheduler) Heartbeat(worker string, ref mr.TaskRef, now time.Time) (done bool) {
+// Heartbeat records that an attempt is alive. It returns done when the
+// task has already been committed, so the attempt can stop, and, for a
+// reduce attempt, lost: the map tasks whose output it was given that have
+// since been lost, so that it stops fetching them.
+func (s *Scheduler) Heartbeat(worker string, ref mr.TaskRef, now time.Time) (done bool, lost []int) {
 	if !s.heard(worker, now) {
-		return false
+		return false, nil
 	}
 	t, a := s.attempt(ref)
 	if t == nil || a.worker != worker {
-		return false
+		return false, nil
 	}
 	a.lastHeard = now
-	return t.state >= taskCommitting
+	if ref.Kind == mr.ReduceTask {
+		for m := range s.maps {
+			if s.maps[m].redone > a.seq {
+				lost = append(lost, m)
+			}
+		}
+	}
+	return t.state >= taskCommitting, lost
 }
 
 // Outcome is what a report did to the schedule.
@@ -376,6 +389,8 @@ func (s *Scheduler) redo(t *task, why string) {
 	s.events = append(s.events, Event{ref, t.owner, why})
 	t.state = taskIdle
 	t.output, t.index, t.addr, t.owner = "", nil, "", ""
+	s.seq++
+	t.redone = s.seq
 	s.mapsLeft++
 	s.mapStats.Sub(t.stats)
 	t.stats = mr.TaskStats{}
@@ -515,7 +530,7 @@ func (s *Scheduler) bury(worker string, silent time.Duration) {
 				t.lost++
 				ref := t.ref
 				ref.Attempt = n + 1
-				s.events = append(s.events, Event{ref, worker, fmt.Sprintf("worker dead after %v of silence; running it again", silent.Round(time.Millisecond))})
+				s.events = append(s.events, Event{ref, worker, fmt.Sprintf("lost: the worker was silent for %v and is dead; running it again", silent.Round(time.Millisecond))})
 				if t.lost >= s.cfg.MaxLost && s.failure == "" {
 					s.fail(t, fmt.Sprintf("lost %d times in a row: the workers running it keep dying or going silent (last: %s)", t.lost, worker))
 				}

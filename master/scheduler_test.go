@@ -136,7 +136,7 @@ func TestTimeoutReassigns(t *testing.T) {
 		t.Fatalf("reduce reads %v; want the first attempt's run", r.Runs)
 	}
 	// The slow attempt's heartbeat now learns the task is done.
-	if !s.Heartbeat("b", second.TaskRef, t0.Add(23*time.Second)) {
+	if done, _ := s.Heartbeat("b", second.TaskRef, t0.Add(23*time.Second)); !done {
 		t.Fatal("Heartbeat of a superseded attempt did not report done")
 	}
 }
@@ -337,6 +337,10 @@ func TestDeadWorkersMapOutputRunsAgain(t *testing.T) {
 	if st := s.Status(); st.MapsDone != 1 || st.Workers != 1 {
 		t.Fatalf("status = %+v; want 1 map done, 1 worker", st)
 	}
+	// The reduce running on b hears that map 0's output is gone.
+	if _, lost := s.Heartbeat("b", r0.TaskRef, t0.Add(6*time.Second)); fmt.Sprint(lost) != "[0]" {
+		t.Fatalf("heartbeat lost = %v; want [0]", lost)
+	}
 	// Reduce 1 may not start until map 0 is written again.
 	m0 := mustAssign(t, s, "b", t0.Add(6*time.Second), mr.MapTask, 0)
 	if a, _ := s.Assign("c", t0.Add(6*time.Second)); a != mr.Wait {
@@ -389,7 +393,7 @@ func TestDeadWorkersAttemptsAreLost(t *testing.T) {
 	ev := s.Expire(t0.Add(6 * time.Second)) // both silent now
 	var lost, again int
 	for _, e := range ev {
-		if e.Task.Kind == mr.ReduceTask && e.Task == r0.TaskRef && strings.Contains(e.What, "worker dead") {
+		if e.Task.Kind == mr.ReduceTask && e.Task == r0.TaskRef && strings.Contains(e.What, "is dead") {
 			lost++
 		}
 		if e.Task.Kind == mr.MapTask {

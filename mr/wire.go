@@ -188,6 +188,10 @@ type HeartbeatReply struct {
 	Done bool
 	// Rejoin: see GetTaskReply.Rejoin.
 	Rejoin bool
+	// Lost, for a reduce attempt, lists the map tasks whose output it was
+	// given but that has since been lost, such as with a dead worker; the
+	// attempt should stop fetching it and report it unreachable.
+	Lost []int
 }
 
 type ReportArgs struct {

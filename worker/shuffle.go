@@ -285,13 +285,50 @@ func (f *fetcher) close() { f.client.CloseIdleConnections() }
 // to writing the copy here.
 var errUnreachable = errors.New("unreachable")
 
+// writtenOff collects the map tasks whose output the master has declared
+// lost, as heard in heartbeats, so that fetches of it stop at once rather
+// than wait out a dead host's timeouts.
+type writtenOff struct {
+	mu   sync.Mutex            // guards maps
+	maps map[int]chan struct{} // closed once the map task is written off
+}
+
+func (w *writtenOff) ch(m int) chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.maps == nil {
+		w.maps = make(map[int]chan struct{})
+	}
+	c := w.maps[m]
+	if c == nil {
+		c = make(chan struct{})
+		w.maps[m] = c
+	}
+	return c
+}
+
+// add writes off the map tasks ids. It may be called any number of times.
+func (w *writtenOff) add(ids []int) {
+	for _, m := range ids {
+		c := w.ch(m)
+		w.mu.Lock()
+		select {
+		case <-c:
+		default:
+			close(c)
+		}
+		w.mu.Unlock()
+	}
+}
+
 // fetch makes local copies, in dir, of the segments in segs that live on
 // other workers, at most fetchParallel at once, trying each fetchTries
 // times. Segments readable here (shared, or this worker's own, served from
-// self) are returned as they are. It returns segs with fetched ones
-// replaced by their copies, and the segments whose owners could not be
-// reached; err is a failure on this side, such as a full disk.
-func (f *fetcher) fetch(ctx context.Context, segs []mr.Segment, dir, self string) (local, unreachable []mr.Segment, err error) {
+// self) are returned as they are. A fetch of a map task that off writes
+// off stops at once. It returns segs with fetched ones replaced by their
+// copies, and the segments whose owners could not be reached or that were
+// written off; err is a failure on this side, such as a full disk.
+func (f *fetcher) fetch(ctx context.Context, segs []mr.Segment, dir, self string, off *writtenOff) (local, unreachable []mr.Segment, err error) {
 	local = make([]mr.Segment, len(segs))
 	errs := make([]error, len(segs))
 	sem := make(chan struct{}, fetchParallel)
@@ -307,11 +344,26 @@ func (f *fetcher) fetch(ctx context.Context, segs []mr.Segment, dir, self string
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			path := filepath.Join(dir, fmt.Sprintf("fetch-%d-m%d", i, s.Map))
+			fctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			gone := off.ch(s.Map)
+			go func() {
+				select {
+				case <-gone:
+					cancel()
+				case <-fctx.Done():
+				}
+			}()
 			for try := 1; ; try++ {
-				errs[i] = f.get(ctx, s, path)
-				if errs[i] == nil || try == fetchTries || !errors.Is(errs[i], errUnreachable) || !sleep(ctx, time.Duration(try)*300*time.Millisecond) {
+				errs[i] = f.get(fctx, s, path)
+				if errs[i] == nil || try == fetchTries || !errors.Is(errs[i], errUnreachable) || !sleep(fctx, time.Duration(try)*300*time.Millisecond) {
 					break
 				}
+			}
+			select {
+			case <-gone:
+				errs[i] = fmt.Errorf("%w: the master wrote off map %d's output on %s", errUnreachable, s.Map, s.Addr)
+			default:
 			}
 			local[i] = mr.Segment{Path: path, Length: s.Length, Map: s.Map}
 		}()

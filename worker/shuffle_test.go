@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -36,7 +37,7 @@ func TestFetchCopiesASegment(t *testing.T) {
 	f := newFetcher(secret, nil)
 	defer f.close()
 	shared := mr.Segment{Path: "/shared/m0-a1", Length: 7}
-	local, unreachable, err := f.fetch(context.Background(), []mr.Segment{shared, seg}, t.TempDir(), "")
+	local, unreachable, err := f.fetch(context.Background(), []mr.Segment{shared, seg}, t.TempDir(), "", &writtenOff{})
 	if err != nil || len(unreachable) != 0 {
 		t.Fatalf("fetch: %v, unreachable %v", err, unreachable)
 	}
@@ -47,7 +48,7 @@ func TestFetchCopiesASegment(t *testing.T) {
 		t.Errorf("copy = %q as %+v; want 23456 from offset 0", b, local[1])
 	}
 	// Its own segments a worker reads in place.
-	local, _, _ = f.fetch(context.Background(), []mr.Segment{seg}, t.TempDir(), s.addr)
+	local, _, _ = f.fetch(context.Background(), []mr.Segment{seg}, t.TempDir(), s.addr, &writtenOff{})
 	if local[0] != seg {
 		t.Errorf("own segment became %+v", local[0])
 	}
@@ -97,5 +98,31 @@ func TestShuffleServerRefusesStrangers(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(s.dir, "m3-a1")); !os.IsNotExist(err) {
 		t.Errorf("forget left the file: %v", err)
+	}
+}
+
+// A fetch from a host that has gone dark stops as soon as the master
+// writes its output off, rather than waiting out every timeout.
+func TestWrittenOffFetchStops(t *testing.T) {
+	dark, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never speaks
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dark.Close()
+	seg := mr.Segment{Path: "m1-a1", Length: 10, Addr: dark.Addr().String(), Map: 1}
+	off := &writtenOff{}
+	f := newFetcher(nil, nil)
+	defer f.close()
+	done := make(chan struct{})
+	var unreachable []mr.Segment
+	go func() {
+		defer close(done)
+		_, unreachable, err = f.fetch(context.Background(), []mr.Segment{seg}, t.TempDir(), "", off)
+	}()
+	off.add([]int{0, 1})
+	off.add([]int{1}) // again: harmless
+	<-done
+	if err != nil || len(unreachable) != 1 || unreachable[0] != seg {
+		t.Fatalf("fetch = %v, unreachable %v; want the segment unreachable", err, unreachable)
 	}
 }

@@ -285,7 +285,8 @@ func (w *worker) run(ctx context.Context, id string, t mr.Task) error {
 	w.Logf("%v task %d attempt %d: start", t.Kind, t.ID, t.Attempt)
 	mr.SetParams(t.Params)
 	mr.SetCuts(t.Cuts)
-	stop := w.heartbeat(ctx, id, t)
+	off := &writtenOff{}
+	stop := w.heartbeat(ctx, id, t, off)
 	start := time.Now()
 	var rep mr.ReportArgs
 	read := inputs.Read
@@ -317,7 +318,7 @@ func (w *worker) run(ctx context.Context, id string, t mr.Task) error {
 	case mr.SampleTask:
 		rep = runSample(w.App, t, read)
 	default:
-		rep = w.reduce(ctx, t)
+		rep = w.reduce(ctx, t, off)
 	}
 	stop()
 	if rep.Stats.InputBytes > 8<<20 {
@@ -352,7 +353,7 @@ func (w *worker) run(ctx context.Context, id string, t mr.Task) error {
 // reduce runs a reduce task, fetching the runs that other workers hold.
 // Its temporary files go to the job directory when map output goes there
 // too, and to this worker's own directory otherwise.
-func (w *worker) reduce(ctx context.Context, t mr.Task) mr.ReportArgs {
+func (w *worker) reduce(ctx context.Context, t mr.Task, off *writtenOff) mr.ReportArgs {
 	env := reduceEnv{
 		scratch: t.Dir,
 		fetch: func(segs []mr.Segment, dir string) ([]mr.Segment, []mr.Segment, error) {
@@ -380,15 +381,16 @@ func (w *worker) reduce(ctx context.Context, t mr.Task) mr.ReportArgs {
 	if remote {
 		f, self := w.fetcher(), w.selfAddr()
 		env.fetch = func(segs []mr.Segment, dir string) ([]mr.Segment, []mr.Segment, error) {
-			return f.fetch(ctx, segs, dir, self)
+			return f.fetch(ctx, segs, dir, self, off)
 		}
 	}
 	return runReduce(w.App, t, env)
 }
 
 // heartbeat tells the master every t.Heartbeat that the task is alive,
-// until the returned stop is called; stop waits for the goroutine to end.
-func (w *worker) heartbeat(ctx context.Context, id string, t mr.Task) (stop func()) {
+// and passes on to off the map output the master has written off, until
+// the returned stop is called; stop waits for the goroutine to end.
+func (w *worker) heartbeat(ctx context.Context, id string, t mr.Task, off *writtenOff) (stop func()) {
 	every := t.Heartbeat
 	if every <= 0 {
 		every = time.Second
@@ -408,7 +410,10 @@ func (w *worker) heartbeat(ctx context.Context, id string, t mr.Task) (stop func
 				return
 			case <-tick.C:
 				// Errors are left to the report, which retries.
-				w.Master.Heartbeat(ctx, mr.HeartbeatArgs{Worker: id, Task: t.TaskRef})
+				reply, err := w.Master.Heartbeat(ctx, mr.HeartbeatArgs{Worker: id, Task: t.TaskRef})
+				if err == nil {
+					off.add(reply.Lost)
+				}
 			}
 		}
 	}()
