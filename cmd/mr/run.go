@@ -75,11 +75,14 @@ func runCmd(ctx context.Context, args []string) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	pool := &workerPool{
-		ctx:      ctx,
-		argv:     append([]string{self, "worker", "--master", opt.Listen, "--slots", fmt.Sprint(*slots)}, secretArgs(j.secretFile, appPath)...),
-		over:     func() bool { return m.Status().Over() },
-		logf:     ui.Logf,
-		budget:   3 * *workers,
+		ctx:  ctx,
+		argv: append([]string{self, "worker", "--master", opt.Listen, "--slots", fmt.Sprint(*slots)}, secretArgs(j.secretFile, appPath)...),
+		over: func() bool { return m.Status().Over() },
+		logf: ui.Logf,
+		// Workers whose app crashes now and then can run up a string of
+		// restarts by chance (at even odds, 16 in a row happens once in
+		// 65,000 strings); one that can never run still stops in seconds.
+		budget:   max(16, 3**workers),
 		progress: func() int { st := m.Status(); return st.SamplesDone + st.MapsDone + st.ReducesDone },
 		onGiveUp: func(err error) { cancel(err) },
 	}
