@@ -182,6 +182,12 @@ func workerCmd(ctx context.Context, args []string) error {
 	if *slots < 1 {
 		return usageError(fs, "--slots %d: must be at least 1", *slots)
 	}
+	if _, _, err := net.SplitHostPort(*advertise); *advertise != "" && err == nil {
+		return usageError(fs, "--advertise %s: give a host only; set the port with --shuffle-listen", *advertise)
+	}
+	if _, _, err := net.SplitHostPort(*shuffleListen); err != nil {
+		return usageError(fs, "--shuffle-listen %s: want host:port or :port", *shuffleListen)
+	}
 	var secret []byte
 	if *secretFile != "" {
 		var err error
