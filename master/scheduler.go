@@ -205,7 +205,7 @@ func (s *Scheduler) Assign(worker string, now time.Time) (mr.Action, mr.Task) {
 	if s.mapsLeft > 0 {
 		return mr.Wait, mr.Task{}
 	}
-	if id, ok := pop(&s.reduceQueue, s.reduces); ok {
+	if id, ok := s.popReduce(worker); ok {
 		t := s.start(&s.reduces[id], worker, now)
 		for m := range s.maps {
 			mt := &s.maps[m]
@@ -237,6 +237,20 @@ func (s *Scheduler) popMap(worker string) (int, bool) {
 	}
 	s.mapQueue = q
 	return id, found
+}
+
+// popReduce takes the first queued reduce task that is still idle,
+// preferring one whose last attempt ran on worker: a reduce that could not
+// fetch all its input leaves the copies it did fetch there.
+func (s *Scheduler) popReduce(worker string) (int, bool) {
+	for n, id := range s.reduceQueue {
+		t := &s.reduces[id]
+		if t.state == taskIdle && len(t.attempts) > 0 && t.attempts[len(t.attempts)-1].worker == worker {
+			s.reduceQueue = append(s.reduceQueue[:n:n], s.reduceQueue[n+1:]...)
+			return id, true
+		}
+	}
+	return pop(&s.reduceQueue, s.reduces)
 }
 
 // pop takes the first queued task that is still idle.

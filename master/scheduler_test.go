@@ -429,8 +429,9 @@ func TestUnreachableOutputRunsAgain(t *testing.T) {
 	// A second report about the same, already replaced, output changes nothing.
 	m0 := mustAssign(t, s, "b", t0.Add(time.Second), mr.MapTask, 0)
 	s.Complete(kept("b", "10.0.0.2:7000", m0, 2), t0.Add(time.Second))
-	mustAssign(t, s, "b", t0.Add(time.Second), mr.ReduceTask, 1)
+	// b gets reduce 0 back before reduce 1: its last attempt ran there.
 	r0b := mustAssign(t, s, "b", t0.Add(time.Second), mr.ReduceTask, 0)
+	mustAssign(t, s, "b", t0.Add(time.Second), mr.ReduceTask, 1)
 	stale := mr.ReportArgs{Worker: "b", Task: r0b.TaskRef, Unreachable: []mr.Segment{r0.Runs[0]}}
 	s.Complete(stale, t0.Add(2*time.Second))
 	if ev := s.Events(); len(ev) != 0 || s.Status().MapsDone != 2 {

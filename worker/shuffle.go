@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log"
 	"net"
@@ -321,14 +322,24 @@ func (w *writtenOff) add(ids []int) {
 	}
 }
 
+// copyName names the local copy of a segment, the same in every attempt
+// of a reduce task, so that a later attempt can find an earlier one's.
+func copyName(s mr.Segment) string {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s\x00%s\x00%d\x00%d", s.Addr, s.Path, s.Offset, s.Length)
+	return fmt.Sprintf("m%d-%016x", s.Map, h.Sum64())
+}
+
 // fetch makes local copies, in dir, of the segments in segs that live on
 // other workers, at most fetchParallel at once, trying each fetchTries
-// times. Segments readable here (shared, or this worker's own, served from
-// self) are returned as they are. A fetch of a map task that off writes
-// off stops at once. It returns segs with fetched ones replaced by their
-// copies, and the segments whose owners could not be reached or that were
-// written off; err is a failure on this side, such as a full disk.
-func (f *fetcher) fetch(ctx context.Context, segs []mr.Segment, dir, self string, off *writtenOff) (local, unreachable []mr.Segment, err error) {
+// times. Copies that an earlier attempt left complete in kept ("" for
+// none) are moved over rather than fetched again. Segments readable here
+// (shared, or this worker's own, served from self) are returned as they
+// are. A fetch of a map task that off writes off stops at once. It returns
+// segs with fetched ones replaced by their copies, and the segments whose
+// owners could not be reached or that were written off; err is a failure
+// on this side, such as a full disk.
+func (f *fetcher) fetch(ctx context.Context, segs []mr.Segment, dir, kept, self string, off *writtenOff) (local, unreachable []mr.Segment, err error) {
 	local = make([]mr.Segment, len(segs))
 	errs := make([]error, len(segs))
 	sem := make(chan struct{}, fetchParallel)
@@ -343,7 +354,14 @@ func (f *fetcher) fetch(ctx context.Context, segs []mr.Segment, dir, self string
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			path := filepath.Join(dir, fmt.Sprintf("fetch-%d-m%d", i, s.Map))
+			path := filepath.Join(dir, copyName(s))
+			local[i] = mr.Segment{Path: path, Length: s.Length, Map: s.Map}
+			if kept != "" {
+				old := filepath.Join(kept, copyName(s))
+				if fi, err := os.Stat(old); err == nil && fi.Size() == s.Length && os.Rename(old, path) == nil {
+					return
+				}
+			}
 			fctx, cancel := context.WithCancel(ctx)
 			defer cancel()
 			gone := off.ch(s.Map)
@@ -362,10 +380,11 @@ func (f *fetcher) fetch(ctx context.Context, segs []mr.Segment, dir, self string
 			}
 			select {
 			case <-gone:
-				errs[i] = fmt.Errorf("%w: the master wrote off map %d's output on %s", errUnreachable, s.Map, s.Addr)
+				if errs[i] != nil {
+					errs[i] = fmt.Errorf("%w: the master wrote off map %d's output on %s", errUnreachable, s.Map, s.Addr)
+				}
 			default:
 			}
-			local[i] = mr.Segment{Path: path, Length: s.Length, Map: s.Map}
 		}()
 	}
 	wg.Wait()

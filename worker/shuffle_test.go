@@ -37,7 +37,7 @@ func TestFetchCopiesASegment(t *testing.T) {
 	f := newFetcher(secret, nil)
 	defer f.close()
 	shared := mr.Segment{Path: "/shared/m0-a1", Length: 7}
-	local, unreachable, err := f.fetch(context.Background(), []mr.Segment{shared, seg}, t.TempDir(), "", &writtenOff{})
+	local, unreachable, err := f.fetch(context.Background(), []mr.Segment{shared, seg}, t.TempDir(), "", "", &writtenOff{})
 	if err != nil || len(unreachable) != 0 {
 		t.Fatalf("fetch: %v, unreachable %v", err, unreachable)
 	}
@@ -48,7 +48,7 @@ func TestFetchCopiesASegment(t *testing.T) {
 		t.Errorf("copy = %q as %+v; want 23456 from offset 0", b, local[1])
 	}
 	// Its own segments a worker reads in place.
-	local, _, _ = f.fetch(context.Background(), []mr.Segment{seg}, t.TempDir(), s.addr, &writtenOff{})
+	local, _, _ = f.fetch(context.Background(), []mr.Segment{seg}, t.TempDir(), "", s.addr, &writtenOff{})
 	if local[0] != seg {
 		t.Errorf("own segment became %+v", local[0])
 	}
@@ -117,12 +117,34 @@ func TestWrittenOffFetchStops(t *testing.T) {
 	var unreachable []mr.Segment
 	go func() {
 		defer close(done)
-		_, unreachable, err = f.fetch(context.Background(), []mr.Segment{seg}, t.TempDir(), "", off)
+		_, unreachable, err = f.fetch(context.Background(), []mr.Segment{seg}, t.TempDir(), "", "", off)
 	}()
 	off.add([]int{0, 1})
 	off.add([]int{1}) // again: harmless
 	<-done
 	if err != nil || len(unreachable) != 1 || unreachable[0] != seg {
 		t.Fatalf("fetch = %v, unreachable %v; want the segment unreachable", err, unreachable)
+	}
+}
+
+// A complete copy left by an earlier attempt is used, not fetched again;
+// an incomplete one is fetched again.
+func TestFetchReusesKeptCopies(t *testing.T) {
+	secret := []byte("a-secret-of-16-bytes-or-more")
+	_, seg := serveOne(t, secret)
+	dark := mr.Segment{Path: "/elsewhere/m4-a1", Length: 3, Addr: "127.0.0.1:1", Map: 4} // nobody listens
+	kept := t.TempDir()
+	os.WriteFile(filepath.Join(kept, copyName(dark)), []byte("old"), 0o644)
+	os.WriteFile(filepath.Join(kept, copyName(seg)), []byte("234"), 0o644) // 3 of 5 bytes
+	f := newFetcher(secret, nil)
+	defer f.close()
+	local, unreachable, err := f.fetch(context.Background(), []mr.Segment{dark, seg}, t.TempDir(), kept, "", &writtenOff{})
+	if err != nil || len(unreachable) != 0 {
+		t.Fatalf("fetch: %v, unreachable %v", err, unreachable)
+	}
+	for i, want := range []string{"old", "23456"} {
+		if b, _ := os.ReadFile(local[i].Path); string(b) != want {
+			t.Errorf("copy %d = %q; want %q", i, b, want)
+		}
 	}
 }

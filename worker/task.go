@@ -112,9 +112,9 @@ type reduceEnv struct {
 	// scratch is a directory for this task's temporary files: fetched
 	// segments and merge passes.
 	scratch string
-	// fetch copies the segments held by other workers into dir; see
-	// fetcher.fetch.
-	fetch func(segs []mr.Segment, dir string) (local, unreachable []mr.Segment, err error)
+	// fetch copies the segments held by other workers into dir, moving
+	// over complete copies found in kept; see fetcher.fetch.
+	fetch func(segs []mr.Segment, dir, kept string) (local, unreachable []mr.Segment, err error)
 	// put sends a piece of output to a master that collects it.
 	put func(mr.PutOutputArgs) (mr.PutOutputReply, error)
 }
@@ -131,12 +131,27 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv) (rep mr.ReportArgs) {
 		return rep
 	}
 	defer os.RemoveAll(tmp)
-	runs, unreachable, err := env.fetch(t.Runs, tmp)
+	// Copies fetched by an attempt of this task that could not fetch
+	// everything wait for the next attempt on this worker, which the
+	// master prefers to give it. Renaming the directory hands it to one
+	// attempt only.
+	kept := filepath.Join(env.scratch, fmt.Sprintf("r%d-kept", t.ID))
+	adopted := filepath.Join(tmp, "kept")
+	if os.Rename(kept, adopted) != nil {
+		adopted = ""
+	}
+	fetched := filepath.Join(tmp, "fetched")
+	if err := os.Mkdir(fetched, 0o755); err != nil {
+		rep.Failure = err.Error()
+		return rep
+	}
+	runs, unreachable, err := env.fetch(t.Runs, fetched, adopted)
 	if err != nil {
 		rep.Failure = fmt.Sprintf("fetch map output: %v", err)
 		return rep
 	}
 	if len(unreachable) > 0 {
+		os.Rename(fetched, kept) // fails harmlessly if another attempt kept its copies first
 		rep.Unreachable = unreachable
 		return rep
 	}

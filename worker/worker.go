@@ -356,7 +356,7 @@ func (w *worker) run(ctx context.Context, id string, t mr.Task) error {
 func (w *worker) reduce(ctx context.Context, t mr.Task, off *writtenOff) mr.ReportArgs {
 	env := reduceEnv{
 		scratch: t.Dir,
-		fetch: func(segs []mr.Segment, dir string) ([]mr.Segment, []mr.Segment, error) {
+		fetch: func(segs []mr.Segment, dir, kept string) ([]mr.Segment, []mr.Segment, error) {
 			return segs, nil, nil
 		},
 		put: func(args mr.PutOutputArgs) (mr.PutOutputReply, error) {
@@ -380,8 +380,8 @@ func (w *worker) reduce(ctx context.Context, t mr.Task, off *writtenOff) mr.Repo
 	}
 	if remote {
 		f, self := w.fetcher(), w.selfAddr()
-		env.fetch = func(segs []mr.Segment, dir string) ([]mr.Segment, []mr.Segment, error) {
-			return f.fetch(ctx, segs, dir, self, off)
+		env.fetch = func(segs []mr.Segment, dir, kept string) ([]mr.Segment, []mr.Segment, error) {
+			return f.fetch(ctx, segs, dir, kept, self, off)
 		}
 	}
 	return runReduce(w.App, t, env)
