@@ -201,14 +201,21 @@ scenario_crash() {
 	same crash && pass crash
 }
 
-# wait_for_task LOG: wait, up to 10 s, until a worker started with -v and
-# logging to LOG has begun a map task.
-wait_for_task() {
+# wait_for_log FILE PATTERN: wait, up to 20 s, until FILE has a line
+# matching PATTERN.
+wait_for_log() {
 	local i
-	for ((i = 0; i < 200; i++)); do
-		grep -q "map task .* start" "$1" 2>/dev/null && return
+	for ((i = 0; i < 400; i++)); do
+		grep -q "$2" "$1" 2>/dev/null && return
 		sleep 0.05
 	done
+	return 1
+}
+
+# wait_for_task LOG: wait, up to 20 s, until a worker started with -v and
+# logging to LOG has begun a map task.
+wait_for_task() {
+	wait_for_log "$1" "map task .* start"
 }
 
 # A worker killed with SIGKILL in the middle of a map task: the task runs
@@ -320,17 +327,6 @@ scenario_ship_app() {
 	elif same ship-app; then
 		pass ship-app
 	fi
-}
-
-# wait_for_log FILE PATTERN: wait, up to 20 s, until FILE has a line
-# matching PATTERN.
-wait_for_log() {
-	local i
-	for ((i = 0; i < 400; i++)); do
-		grep -q "$2" "$1" 2>/dev/null && return
-		sleep 0.05
-	done
-	return 1
 }
 
 # Workers that share no files with the master, over loopback TCP with a

@@ -118,19 +118,7 @@ func (c *Client) conn(ctx context.Context) (*rpc.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.tls != nil {
-		tc := tls.Client(conn, c.tls)
-		hctx, cancel := context.WithTimeout(ctx, c.timeout)
-		err := tc.HandshakeContext(hctx)
-		cancel()
-		if err != nil {
-			conn.Close()
-			return nil, auth.TLSError(err)
-		}
-		conn = tc
-	}
-	if err := auth.Client(conn, c.secret, c.timeout); err != nil {
-		conn.Close()
+	if conn, err = auth.Connect(ctx, conn, c.tls, c.secret, c.timeout); err != nil {
 		return nil, err
 	}
 	c.rpc = rpc.NewClient(conn)

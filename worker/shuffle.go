@@ -251,21 +251,12 @@ func newFetcher(secret []byte, tlsConfig *tls.Config) *fetcher {
 		if err != nil {
 			return nil, err
 		}
+		var cfg *tls.Config
 		if tlsConfig != nil {
-			cfg := tlsConfig.Clone()
+			cfg = tlsConfig.Clone()
 			cfg.ServerName, _, _ = net.SplitHostPort(addr)
-			tc := tls.Client(c, cfg)
-			hctx, cancel := context.WithTimeout(ctx, dialTimeout)
-			err := tc.HandshakeContext(hctx)
-			cancel()
-			if err != nil {
-				c.Close()
-				return nil, auth.TLSError(err)
-			}
-			c = tc
 		}
-		if err := auth.Client(c, secret, dialTimeout); err != nil {
-			c.Close()
+		if c, err = auth.Connect(ctx, c, cfg, secret, dialTimeout); err != nil {
 			return nil, err
 		}
 		return &idleConn{Conn: c, idle: fetchIdle}, nil

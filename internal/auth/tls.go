@@ -1,12 +1,14 @@
 package auth
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"time"
 )
 
 // ErrTLS marks a TLS handshake that failed over certificates, which
@@ -53,6 +55,29 @@ func ClientTLS(serverName, caFile, certFile, keyFile string) (*tls.Config, error
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return cfg, nil
+}
+
+// Connect runs, on a new connection to a master or a worker's shuffle
+// server, the TLS handshake (when cfg is not nil) and then the secret
+// handshake, each within timeout. It returns the connection to use, or an
+// error after closing conn.
+func Connect(ctx context.Context, conn net.Conn, cfg *tls.Config, secret []byte, timeout time.Duration) (net.Conn, error) {
+	if cfg != nil {
+		tc := tls.Client(conn, cfg)
+		hctx, cancel := context.WithTimeout(ctx, timeout)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			conn.Close()
+			return nil, TLSError(err)
+		}
+		conn = tc
+	}
+	if err := Client(conn, secret, timeout); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 func loadCA(path string) (*x509.CertPool, error) {
