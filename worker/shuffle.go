@@ -75,7 +75,8 @@ type shuffleServer struct {
 }
 
 // startShuffle listens on o.Listen and serves files of dir that are
-// published. host is the host to advertise when o.Advertise is empty.
+// published. It advertises o.Advertise, else the address it listens on if
+// that is one address, else host.
 // Refused connections are reported through logf.
 func startShuffle(o ShuffleOptions, dir, host string, logf func(string, ...any)) (*shuffleServer, error) {
 	ln := o.Listener
@@ -89,10 +90,14 @@ func startShuffle(o ShuffleOptions, dir, host string, logf func(string, ...any))
 			return nil, fmt.Errorf("shuffle server: --shuffle-listen %s: %w", listen, err)
 		}
 	}
-	if o.Advertise != "" {
+	bound := ln.Addr().(*net.TCPAddr)
+	switch {
+	case o.Advertise != "":
 		host = o.Advertise
+	case !bound.IP.IsUnspecified():
+		host = bound.IP.String() // listening on one address: that is where to reach it
 	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	port := strconv.Itoa(bound.Port)
 	if o.ServerTLS != nil {
 		ln = tls.NewListener(ln, o.ServerTLS)
 	}

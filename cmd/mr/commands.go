@@ -168,7 +168,7 @@ func workerCmd(ctx context.Context, args []string) error {
 	tlsCert := fs.String("tls-cert", "", "with TLS, this worker's certificate (PEM), for a master that asks for one")
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
 	workDir := fs.String("workdir", "", "keep this worker's map output in this directory and serve it to reducers (default: the master's job directory when this host can see it, else the system's temporary directory)")
-	advertise := fs.String("advertise", "", "host name or address other workers reach this one at (default: this host's address on its connection to the master)")
+	advertise := fs.String("advertise", "", "host name or address other workers reach this one at (default: the --shuffle-listen address if it names one, else this host's address on its connection to the master)")
 	shuffleListen := fs.String("shuffle-listen", ":0", "address the server for this worker's map output listens on")
 	if err := parse(fs, args); err != nil {
 		return err
