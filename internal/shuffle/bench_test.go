@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"math/rand"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unicode"
 
+	"gomr.dev/internal/textgen"
 	"gomr.dev/mr"
 )
 
@@ -85,6 +88,48 @@ func BenchmarkOpenMultiPass(b *testing.B) {
 					}
 				}
 				m.Close()
+			}
+		})
+	}
+}
+
+// textWords is the words of size bytes of the benchmark's text, as
+// apps/wc's Map finds them: maximal runs of letters.
+func textWords(b *testing.B, size int64) []string {
+	var sb strings.Builder
+	if err := textgen.Write(&sb, size, 1); err != nil {
+		b.Fatal(err)
+	}
+	return strings.FieldsFunc(sb.String(), func(r rune) bool { return !unicode.IsLetter(r) })
+}
+
+// BenchmarkBufferEmit measures what a word-count map task spends in the
+// buffer per word: pairs (word, "1") through Emit, as the worker hands
+// them over, into a buffer that holds them all, and the task's output
+// file. MB/s counts the text's bytes.
+func BenchmarkBufferEmit(b *testing.B) {
+	const size = 16 << 20
+	words := textWords(b, size)
+	part := func(key string) int { return mr.DefaultPartition(key, 10) }
+	for _, tc := range []struct {
+		name    string
+		combine CombineFunc
+	}{
+		{"combine", sum},
+		{"nocombine", nil},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			dir := b.TempDir()
+			b.SetBytes(size)
+			for b.Loop() {
+				base := filepath.Join(dir, "m")
+				buf := NewBuffer(10, 64<<20, 64, base, tc.combine)
+				for _, w := range words {
+					buf.Emit(w, "1", part)
+				}
+				if _, _, err := buf.Finish(base); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

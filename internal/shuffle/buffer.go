@@ -163,9 +163,11 @@ func (b *Buffer) ungroup() {
 	for gi := range t.groups {
 		g := &t.groups[gi]
 		key := t.key(g)
-		for n := g.head; n >= 0; n = t.nodes[n].next {
-			b.addSorted(int(g.part), key, t.str(t.nodes[n].off, t.nodes[n].len))
-		}
+		t.eachRun(g, func(v string, count uint32) {
+			for range count {
+				b.addSorted(int(g.part), key, v)
+			}
+		})
 	}
 	b.table = table{}
 }

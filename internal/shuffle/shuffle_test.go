@@ -296,3 +296,123 @@ func TestBufferSwitchesToSorting(t *testing.T) {
 		t.Fatalf("first difference at %d of %d", firstDiff(got, want), len(want))
 	}
 }
+
+// runPairs makes n pairs whose values come in runs: each key's values are
+// drawn from a few, and repeat for a while, as a word count's "1"s do,
+// with now and then a value that is new.
+func runPairs(rng *rand.Rand, n, nPart int) []pair {
+	vals := []string{"1", "", "2", "one"}
+	ps := make([]pair, n)
+	v := vals[0]
+	for i := range ps {
+		k := fmt.Sprintf("k%d", rng.Intn(200))
+		if rng.Intn(7) == 0 {
+			k += strings.Repeat("y", rng.Intn(20))
+		}
+		switch r := rng.Intn(100); {
+		case r < 5:
+			v = vals[rng.Intn(len(vals))]
+		case r < 7:
+			v = strconv.Itoa(i)
+		}
+		ps[i] = pair{mr.DefaultPartition(k, nPart), k, v}
+	}
+	return ps
+}
+
+// Runs of equal values must come out as many pairs as went in, in
+// emission order, with or without spills.
+func TestBufferRunsOfEqualValues(t *testing.T) {
+	for _, budget := range []int{64 << 20, 8 << 10} {
+		rng := rand.New(rand.NewSource(11))
+		pairs := runPairs(rng, 30000, 4)
+		base := filepath.Join(t.TempDir(), "m0")
+		b := NewBuffer(4, budget, 3, base, nil)
+		for _, p := range pairs {
+			b.Emit(p.key, p.value, func(k string) int { return mr.DefaultPartition(k, 4) })
+		}
+		index, stats, err := b.Finish(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (stats.Spills > 0) != (budget < 1<<20) {
+			t.Fatalf("budget %d: %d spills", budget, stats.Spills)
+		}
+		want := slices.Clone(pairs)
+		slices.SortStableFunc(want, func(x, y pair) int {
+			return cmp.Or(cmp.Compare(x.part, y.part), strings.Compare(x.key, y.key))
+		})
+		if got := readFile(t, base, index); !slices.Equal(got, want) {
+			t.Fatalf("budget %d: got %d pairs, want %d; first difference at %d", budget, len(got), len(want), firstDiff(got, want))
+		}
+	}
+}
+
+// concat is a Combine that is associative but not commutative: it tells
+// whether values reach it, and come out of it, in emission order.
+func concat(key string, values []string) (string, error) {
+	return strings.Join(values, "."), nil
+}
+
+// With runs of equal values and a Combine that keeps order, each key's
+// values, combined in any way, must still spell its values in order.
+func TestBufferCombineKeepsOrder(t *testing.T) {
+	for _, budget := range []int{64 << 20, 16 << 10} {
+		rng := rand.New(rand.NewSource(5))
+		pairs := runPairs(rng, 20000, 3)
+		want := map[string][]string{}
+		base := filepath.Join(t.TempDir(), "m0")
+		b := NewBuffer(3, budget, 2, base, concat)
+		for _, p := range pairs {
+			b.Emit(p.key, p.value, func(k string) int { return mr.DefaultPartition(k, 3) })
+			want[p.key] = append(want[p.key], p.value)
+		}
+		index, stats, err := b.Finish(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if budget < 1<<20 && stats.Spills < 3 {
+			t.Fatalf("budget %d: %d spills; want several", budget, stats.Spills)
+		}
+		got := map[string][]string{}
+		for _, p := range readFile(t, base, index) {
+			got[p.key] = append(got[p.key], p.value)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("budget %d: %d keys; want %d", budget, len(got), len(want))
+		}
+		for k, vs := range want {
+			if g, w := strings.Join(got[k], "."), strings.Join(vs, "."); g != w {
+				t.Fatalf("budget %d: key %q: values %.60q...; want %.60q...", budget, k, g, w)
+			}
+		}
+	}
+}
+
+// hashKey's prefix is the first 8 bytes, big-endian and zero-padded, and
+// its hash tells apart keys that differ only in length or in one byte.
+func TestHashKey(t *testing.T) {
+	seen := map[uint64]string{}
+	check := func(k string) {
+		h, pfx := hashKey(k, 42)
+		if pfx != prefix(k) {
+			t.Fatalf("prefix of %q = %#x; want %#x", k, pfx, prefix(k))
+		}
+		if h2, _ := hashKey(strings.Clone(k), 42); h2 != h {
+			t.Fatalf("hash of %q differs between copies", k)
+		}
+		if other, ok := seen[h]; ok {
+			t.Fatalf("%q and %q hash alike", k, other)
+		}
+		seen[h] = k
+	}
+	base := "abcdefghijklmnopqrstuvwxyz0123456789"
+	for n := range len(base) + 1 {
+		k := base[:n]
+		check(k)
+		check(k + "\x00")
+		for i := range n {
+			check(k[:i] + "#" + k[i+1:])
+		}
+	}
+}
