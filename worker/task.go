@@ -69,7 +69,7 @@ func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error)) mr.Repor
 
 // labPiece bounds the chunk a lab-form Map sees of a file that is being
 // split anyway.
-const labPiece = 8 << 20
+const labPiece = 1 << 20
 
 // pieces returns the chunks to call Map on for a split's data. A lab-form
 // Map returns every pair of its chunk at once, as a []KeyValue of about
