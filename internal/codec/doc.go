@@ -3,8 +3,9 @@
 //
 // A run is a 10-byte header ("gomr-run", a format version, a codec byte),
 // then one compressed stream holding the records, each
-// uvarint(len(key)+1) key uvarint(len(value)) value, and a trailer of a zero
-// byte and the record count. The header lets a Reader reject a file that is
+// uvarint(2*(len(key)+1)) key uvarint(len(value)) value, or an odd uvarint
+// that repeats the record before it, and a trailer of a zero byte and the
+// record count. The header lets a Reader reject a file that is
 // not a run before decompressing anything; the trailer makes a truncated
 // run an error rather than a shorter run (see run.go). Writer writes runs,
 // Reader reads them back, and Merger merges sorted runs into key groups for

@@ -16,6 +16,8 @@ func FuzzReader(f *testing.F) {
 		f.Add(encode(f, c, nil))
 		f.Add(encode(f, c, []kv{{"a", "1"}, {"a", "1"}, {"b", "22"}, {"", ""}}))
 		f.Add(rawRun(c, []byte{0x80, 0x80, 0x80, 0x04, 'x'})) // key length 2^21-ish, short
+		f.Add(encode(f, c, []kv{{"a", "1"}, {"a", "1"}, {"a", "1"}, {"b", "1"}, {"b", "1"}}))
+		f.Add(rawRun(c, []byte{0x04, 'a', 0x00, 0xff, 0xff, 0x7f, 0x00, 0x01})) // repeat over limit
 	}
 	f.Add([]byte(magic))
 	f.Add([]byte("not a run at all"))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"slices"
 )
 
 // ErrUnsorted is returned by Merger.Err when a run's keys go backwards.
@@ -162,11 +163,22 @@ func (m *Merger) Values() iter.Seq[string] {
 // returns the extended slice, for a Reduce that takes a []string.
 func (m *Merger) AppendValues(dst []string) []string {
 	for {
+		w := m.tree[0]
 		v, ok := m.value()
 		if !ok {
 			return dst
 		}
 		dst = append(dst, v)
+		// If run w still leads and its record repeats, the repeats are
+		// more of v: take them all at once.
+		if m.tree[0] == w {
+			if n := m.runs[w].takeRepeats(); n > 0 {
+				dst = slices.Grow(dst, int(n))
+				for range n {
+					dst = append(dst, v)
+				}
+			}
+		}
 	}
 }
 
@@ -195,6 +207,9 @@ func (m *Merger) value() (string, bool) {
 // replays its path up the tree. The run's next key must not be less.
 func (m *Merger) advance() {
 	w := m.tree[0]
+	if m.runs[w].takeRepeat() {
+		return // the same record again: run w is still least
+	}
 	k, v, err := m.runs[w].Next()
 	switch {
 	case err == io.EOF:

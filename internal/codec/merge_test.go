@@ -137,7 +137,8 @@ func groupsEqual(a, b []group) bool {
 // within and across runs. Each value names its run and position, so any
 // misordering shows. Half the vocabularies are short random bytes; the
 // others are up to 12 bytes over {0x00, 'a', 0xff}, so keys share 8-byte
-// prefixes and differ only in length or padding-like zeros.
+// prefixes and differ only in length or padding-like zeros. Half the time
+// values name blocks of positions instead, so that runs repeat records.
 func randomRuns(rng *rand.Rand, n int) [][]kv {
 	vocab := make([]string, 1+rng.Intn(30))
 	long := rng.Intn(2) == 0
@@ -152,15 +153,18 @@ func randomRuns(rng *rand.Rand, n int) [][]kv {
 		}
 		vocab[i] = string(b)
 	}
+	// With blocks > 1, values name blocks of positions, so that a run
+	// holds repeats of a record for the Writer to frame as such.
+	block := 1 + rng.Intn(2)*rng.Intn(10)
 	runs := make([][]kv, n)
 	for i := range runs {
-		keys := make([]string, rng.Intn(40))
+		keys := make([]string, rng.Intn(40*block))
 		for j := range keys {
 			keys[j] = vocab[rng.Intn(len(vocab))]
 		}
 		sort.Strings(keys)
 		for j, k := range keys {
-			runs[i] = append(runs[i], kv{k, fmt.Sprintf("r%d.%d", i, j)})
+			runs[i] = append(runs[i], kv{k, fmt.Sprintf("r%d.%d", i, j/block)})
 		}
 	}
 	return runs

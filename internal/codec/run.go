@@ -28,14 +28,22 @@ var (
 // to a decompressor, and can pick the decompressor from the header.
 const (
 	magic         = "gomr-run"
-	formatVersion = 1
+	formatVersion = 2
 	headerLen     = len(magic) + 2 // magic, version, codec
 )
 
 // Record framing inside the compressed stream:
 //
-//	record:  uvarint(len(key)+1) key uvarint(len(value)) value
-//	trailer: 0x00 uvarint(number of records)
+//	record:  uvarint(2*(len(key)+1)) key uvarint(len(value)) value
+//	repeat:  uvarint(2*n-1)    the record before it, n more times
+//	trailer: 0x00 uvarint(number of records, repeats counted)
+//
+// A repeat frames the runs of equal records that a job without a Combine
+// writes (a lab word count's (word, "1") pairs): the Writer frames them
+// itself, and a Reader hands the record back n more times without
+// decoding anything. Only a record of at most maxHeld bytes is repeated,
+// and n is at most maxRepeat, so a Reader keeps a small copy and a bogus
+// count costs little.
 //
 // The key length is shifted by one so that a zero can end the run. Without
 // an explicit end, an s2 stream cut at a block boundary, or a zstd stream
@@ -50,6 +58,10 @@ const (
 	// that needed it has been passed: one huge value should not leave
 	// every later Next holding a huge buffer.
 	maxIdleBuf = 256 << 10
+	// maxHeld bounds len(key)+len(value) of a record that a repeat may
+	// follow, and maxRepeat the n of one repeat.
+	maxHeld   = 256
+	maxRepeat = 1 << 20
 )
 
 // Writer writes one run: a compressed stream of (key, value) records in the
@@ -65,6 +77,11 @@ type Writer struct {
 	buf    []byte     // encoded records not yet given to cw
 	header bool       // the header has been written to dst
 	pairs  int64
+	// prev is where the last record starts in buf, if it is there, ends
+	// buf and has one-byte lengths; else -1. rep counts copies of it
+	// written since and not yet framed.
+	prev   int
+	rep    uint64
 	err    error // sticky: the first write failure, or ErrClosed
 	closed bool
 	close  error // what the first Close returned
@@ -77,7 +94,7 @@ func NewWriter(w io.Writer) *Writer {
 }
 
 func newWriter(w io.Writer, c codec) *Writer {
-	wr := &Writer{codec: c, buf: make([]byte, 0, writeBufSize)}
+	wr := &Writer{codec: c, buf: make([]byte, 0, writeBufSize), prev: -1}
 	wr.dst.w = w
 	wr.cw = newCompressor(c, &wr.dst)
 	return wr
@@ -102,28 +119,58 @@ func writeRecord[T string | []byte](w *Writer, key, value T) error {
 	if len(key)+len(value) > MaxRecord {
 		return fmt.Errorf("%w: %d bytes", ErrTooLarge, len(key)+len(value))
 	}
-	// Fast path, nearly every word-count record: one-byte lengths, and
-	// room in the batch.
-	if n := len(w.buf); len(key) < 0x7f && len(value) < 0x80 && n+2+len(key)+len(value) <= cap(w.buf) {
-		b := w.buf[:n+2+len(key)+len(value)]
-		b[n] = byte(len(key) + 1)
-		n += 1 + copy(b[n+1:], key)
-		b[n] = byte(len(value))
-		copy(b[n+1:], value)
+	// Fast path, nearly every word-count record: one-byte lengths. Only
+	// such a record is repeated, when it is the last thing in the batch.
+	if len(key) < 0x3f && len(value) < 0x80 {
+		size := 2 + len(key) + len(value)
+		if n := len(w.buf); w.prev >= 0 && n-w.prev == size {
+			enc := w.buf[w.prev:n]
+			if enc[0] == byte(2*(len(key)+1)) && enc[1+len(key)] == byte(len(value)) &&
+				string(enc[1:1+len(key)]) == string(key) && string(enc[2+len(key):]) == string(value) {
+				w.pairs++
+				if w.rep++; w.rep == maxRepeat {
+					return w.putRepeat()
+				}
+				return nil
+			}
+		}
+		if w.rep > 0 {
+			if err := w.putRepeat(); err != nil {
+				return err
+			}
+		}
+		if len(w.buf)+size > cap(w.buf) {
+			if err := w.flush(); err != nil {
+				return err
+			}
+		}
+		n := len(w.buf)
+		b := w.buf[:n+size]
+		b[n] = byte(2 * (len(key) + 1))
+		m := n + 1 + copy(b[n+1:], key)
+		b[m] = byte(len(value))
+		copy(b[m+1:], value)
 		w.buf = b
+		w.prev = n
 		w.pairs++
 		return nil
 	}
+	if w.rep > 0 {
+		if err := w.putRepeat(); err != nil {
+			return err
+		}
+	}
+	w.prev = -1
 	if len(w.buf)+len(key)+len(value)+2*binary.MaxVarintLen64 <= cap(w.buf) {
 		// The whole record fits in the batch.
-		w.buf = binary.AppendUvarint(w.buf, uint64(len(key))+1)
+		w.buf = binary.AppendUvarint(w.buf, 2*(uint64(len(key))+1))
 		w.buf = append(w.buf, key...)
 		w.buf = binary.AppendUvarint(w.buf, uint64(len(value)))
 		w.buf = append(w.buf, value...)
 		w.pairs++
 		return nil
 	}
-	if err := w.putUvarint(uint64(len(key)) + 1); err != nil {
+	if err := w.putUvarint(2 * (uint64(len(key)) + 1)); err != nil {
 		return err
 	}
 	if err := put(w, key); err != nil {
@@ -137,6 +184,13 @@ func writeRecord[T string | []byte](w *Writer, key, value T) error {
 	}
 	w.pairs++
 	return nil
+}
+
+// putRepeat frames the copies of the last record written since it.
+func (w *Writer) putRepeat() error {
+	n := w.rep
+	w.rep, w.prev = 0, -1
+	return w.putUvarint(2*n - 1)
 }
 
 func (w *Writer) putUvarint(v uint64) error {
@@ -181,7 +235,7 @@ func (w *Writer) flush() error {
 	if _, err := w.cw.Write(w.buf); err != nil {
 		return w.fail(err)
 	}
-	w.buf = w.buf[:0]
+	w.buf, w.prev = w.buf[:0], -1
 	return nil
 }
 
@@ -200,6 +254,9 @@ func (w *Writer) Close() error {
 	}
 	w.closed = true
 	err := w.err
+	if err == nil && w.rep > 0 {
+		err = w.putRepeat()
+	}
 	if err == nil {
 		if cap(w.buf)-len(w.buf) < 1+binary.MaxVarintLen64 {
 			err = w.flush()
@@ -252,7 +309,15 @@ type Reader struct {
 	decEOF   bool  // dec has returned io.EOF
 	inflated int64 // bytes dec has produced; bounds buf (see fill)
 	pairs    int64 // records returned, checked against the trailer
-	err      error // sticky: io.EOF after the trailer, the first failure, or ErrClosed
+	// last is the record most recently returned, when a repeat may
+	// follow it (it has at most maxHeld bytes): key lastKey, value
+	// lastValue, in buf or, once fill has moved buf's bytes, in held.
+	// rep counts the copies of it still to return.
+	last               bool
+	lastKey, lastValue []byte
+	held               []byte
+	rep                uint64
+	err                error // sticky: io.EOF after the trailer, the first failure, or ErrClosed
 }
 
 // NewReader returns a Reader of the run in r. Nothing is read from r until
@@ -273,6 +338,11 @@ func (r *Reader) Next() (key, value []byte, err error) {
 	if r.err != nil {
 		return nil, nil, r.err
 	}
+	if r.rep > 0 {
+		r.rep--
+		r.pairs++
+		return r.lastKey, r.lastValue, nil
+	}
 	if r.dec == nil {
 		if err := r.open(); err != nil {
 			r.err = err
@@ -281,13 +351,15 @@ func (r *Reader) Next() (key, value []byte, err error) {
 	}
 	// Fast path: both lengths fit in one byte and the record is buffered.
 	// It covers nearly every record of a word-count run.
-	if b := r.buf[r.pos:r.end]; len(b) > 1 && b[0]-1 < 0x7f {
-		kend := int(b[0]) // 1 + len(key)
+	if b := r.buf[r.pos:r.end]; len(b) > 1 && b[0] < 0x80 && b[0]&1 == 0 && b[0] != 0 {
+		kend := int(b[0] >> 1) // 1 + len(key)
 		if kend < len(b) && b[kend] < 0x80 {
 			if vend := kend + 1 + int(b[kend]); vend <= len(b) {
 				r.pos += vend
 				r.pairs++
-				return b[1:kend:kend], b[kend+1 : vend : vend], nil
+				key, value = b[1:kend:kend], b[kend+1:vend:vend]
+				r.last, r.lastKey, r.lastValue = vend-2 <= maxHeld, key, value
+				return key, value, nil
 			}
 		}
 	}
@@ -333,14 +405,27 @@ func (r *Reader) next() (key, value []byte, err error) {
 		r.buf, r.pos = small, 0
 	}
 	// Offsets are relative to r.pos, which fill may move.
-	klen, off, err := r.uvarint(0)
+	u, off, err := r.uvarint(0)
 	if err != nil {
 		return nil, nil, err
 	}
-	if klen == 0 {
+	if u == 0 {
 		return nil, nil, r.trailer(off)
 	}
-	klen--
+	if u&1 == 1 {
+		n := u/2 + 1
+		if !r.last {
+			return nil, nil, corrupt("repeat of no record")
+		}
+		if n > maxRepeat {
+			return nil, nil, corrupt("repeat count %d over limit", n)
+		}
+		r.pos += off
+		r.rep = n - 1
+		r.pairs++
+		return r.lastKey, r.lastValue, nil
+	}
+	klen := u/2 - 1
 	if klen > MaxRecord {
 		return nil, nil, corrupt("key length %d over limit", klen)
 	}
@@ -365,6 +450,7 @@ func (r *Reader) next() (key, value []byte, err error) {
 	value = b[voff:vend:vend]
 	r.pos += vend
 	r.pairs++
+	r.last, r.lastKey, r.lastValue = klen+vlen <= maxHeld, key, value
 	return key, value, nil
 }
 
@@ -401,6 +487,7 @@ func (r *Reader) fill(want int) error {
 		}
 		if r.end == len(r.buf) {
 			if r.pos > 0 {
+				r.hold()
 				r.end = copy(r.buf, r.buf[r.pos:r.end])
 				r.pos = 0
 			} else {
@@ -424,6 +511,40 @@ func (r *Reader) fill(want int) error {
 		}
 	}
 	return nil
+}
+
+// takeRepeat consumes one more copy of the record Next last returned, if
+// one is due, and reports whether it did. That record's slices stay valid.
+func (r *Reader) takeRepeat() bool {
+	if r.rep == 0 || r.err != nil {
+		return false
+	}
+	r.rep--
+	r.pairs++
+	return true
+}
+
+// takeRepeats consumes every copy due of the record Next last returned
+// and returns how many there were.
+func (r *Reader) takeRepeats() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	n := r.rep
+	r.pairs += int64(n)
+	r.rep = 0
+	return n
+}
+
+// hold copies the last record out of buf, before buf's bytes move, in
+// case a repeat of it follows.
+func (r *Reader) hold() {
+	if !r.last {
+		return
+	}
+	k := len(r.lastKey)
+	r.held = append(append(r.held[:0], r.lastKey...), r.lastValue...)
+	r.lastKey, r.lastValue = r.held[:k:k], r.held[k:]
 }
 
 // trailer checks the end of the run: the record count after the zero at

@@ -231,16 +231,24 @@ func rawRun(c codec, stream []byte) []byte {
 
 func TestBogusLength(t *testing.T) {
 	uv := func(v uint64) []byte { return binary.AppendUvarint(nil, v) }
+	klen := func(n uint64) []byte { return uv(2 * (n + 1)) }
+	rep := func(n uint64) []byte { return uv(2*n - 1) }
+	a1 := append(klen(1), 'a', 0) // key "a", empty value
+	big := append(append(klen(1), 'a'), append(uv(maxHeld), strings.Repeat("v", maxHeld)...)...)
 	tests := map[string][]byte{
-		"key over limit":    append(uv(MaxRecord+2), "abc"...),
-		"record over limit": append(append(uv(4), "abc"...), uv(MaxRecord)...),
-		"huge key, short":   append(uv(900<<20), "abc"...),
-		"huge value, short": append(append(uv(4), "abc"...), append(uv(900<<20), "xyz"...)...),
-		"varint overflow":   bytes.Repeat([]byte{0xff}, 11),
-		"varint cut":        {0xff, 0xff},
-		"no trailer":        append(uv(2), 'a', 0),
-		"bad count":         append(append(uv(2), 'a', 0), 0, 7),
-		"after trailer":     append(append(uv(2), 'a', 0), 0, 1, 9),
+		"key over limit":       append(klen(MaxRecord+1), "abc"...),
+		"record over limit":    append(append(klen(3), "abc"...), uv(MaxRecord)...),
+		"huge key, short":      append(klen(900<<20), "abc"...),
+		"huge value, short":    append(append(klen(3), "abc"...), append(uv(900<<20), "xyz"...)...),
+		"varint overflow":      bytes.Repeat([]byte{0xff}, 11),
+		"varint cut":           {0xff, 0xff},
+		"no trailer":           a1,
+		"bad count":            append(a1, 0, 7),
+		"after trailer":        append(a1, 0, 1, 9),
+		"repeat first":         append(rep(3), 0, 3),
+		"repeat over limit":    append(append(a1, rep(maxRepeat+1)...), append([]byte{0}, uv(maxRepeat+2)...)...),
+		"repeat of big record": append(append(big, rep(1)...), 0, 2),
+		"repeat, bad count":    append(append(a1, rep(5)...), 0, 5),
 	}
 	for _, c := range codecs {
 		for name, stream := range tests {
@@ -258,6 +266,67 @@ func TestBogusLength(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// Runs of equal records, short and long, framed as repeats or not, must
+// read back as written, across buffer refills and with records too big
+// to repeat.
+func TestRepeats(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	var want []kv
+	for len(want) < 3*maxRepeat {
+		var p kv
+		switch rng.Intn(4) {
+		case 0:
+			p = kv{"k" + randBytes(rng, rng.Intn(3)), "1"}
+		case 1:
+			p = kv{"", ""}
+		case 2:
+			p = kv{"big", strings.Repeat("b", maxHeld-2+rng.Intn(5))} // at and past maxHeld
+		default:
+			p = kv{randBytes(rng, rng.Intn(30)), randBytes(rng, rng.Intn(30))}
+		}
+		n := 1 + rng.Intn(10)
+		if rng.Intn(50) == 0 {
+			n = rng.Intn(2 * maxRepeat)
+		}
+		for range n {
+			want = append(want, p)
+		}
+	}
+	for _, c := range codecs {
+		data := encode(t, c, want)
+		got, err := decode(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("%v: %v", c, err)
+		}
+		equalPairs(t, got, want)
+		if c == codecS2 && len(data) > len(want)/8 {
+			t.Errorf("%d records in %d bytes: repeats not framed", len(want), len(data))
+		}
+	}
+}
+
+// A repeat that follows a record ending exactly where the Reader's first
+// buffer ends must give that record back after the buffer has been
+// refilled over it.
+func TestRepeatAfterRefill(t *testing.T) {
+	var want []kv
+	// 16-byte records: length, 2-byte key, length, 12-byte value.
+	for i := range 2 * readBufSize / 16 {
+		p := kv{fmt.Sprintf("%c%c", 'a'+i/26%26, 'a'+i%26), fmt.Sprintf("%012d", i)}
+		want = append(want, p)
+		if i == readBufSize/16-1 {
+			want = append(want, p, p, p)
+		}
+	}
+	for _, c := range codecs {
+		got, err := decode(bytes.NewReader(encode(t, c, want)))
+		if err != nil {
+			t.Fatalf("%v: %v", c, err)
+		}
+		equalPairs(t, got, want)
 	}
 }
 
