@@ -162,24 +162,36 @@ func (m *Merger) Values() iter.Seq[string] {
 // AppendValues appends the current key's remaining values to dst and
 // returns the extended slice, for a Reduce that takes a []string.
 func (m *Merger) AppendValues(dst []string) []string {
-	for {
-		w := m.tree[0]
-		v, ok := m.value()
-		if !ok {
-			return dst
-		}
-		dst = append(dst, v)
-		// If run w still leads and its record repeats, the repeats are
-		// more of v: take them all at once.
-		if m.tree[0] == w {
-			if n := m.runs[w].takeRepeats(); n > 0 {
-				dst = slices.Grow(dst, int(n))
-				for range n {
-					dst = append(dst, v)
-				}
+	// Make room for the values in sight at once: the record at each
+	// run's head and its repeats. A key of a job without a Combine often
+	// has all its values in sight, one record and a repeat per run, and
+	// growing dst step by step would copy it several times over.
+	if m.gen > 0 {
+		n := 0
+		for i := range m.heads {
+			if h := &m.heads[i]; !h.done && bytes.Equal(h.key, m.keyb) {
+				n += 1 + int(m.runs[i].rep)
 			}
 		}
+		dst = slices.Grow(dst, n)
 	}
+	for m.err == nil && m.atKey() {
+		// The record at the head of the least run, and its repeats.
+		w := m.tree[0]
+		h := &m.heads[w]
+		v := m.last
+		if string(h.value) != v {
+			v = string(h.value)
+			m.last = v
+		}
+		n := 1 + int(m.runs[w].takeRepeats())
+		dst = slices.Grow(dst, n)
+		for range n {
+			dst = append(dst, v)
+		}
+		m.advance()
+	}
+	return dst
 }
 
 // Err returns the first error met: a run's read error, or ErrUnsorted.

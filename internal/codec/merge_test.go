@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"runtime"
 	"slices"
 	"sort"
 	"testing"
@@ -292,5 +293,44 @@ func TestMergeCorruptRun(t *testing.T) {
 	}
 	if _, err := NewMerger([]*Reader{NewReader(bytes.NewReader(good[:5]))}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("NewMerger on a broken run: %v, want ErrCorrupt", err)
+	}
+}
+
+// A key whose values are runs of repeats in every run comes out of
+// AppendValues complete, in run order, in a slice allocated once at its
+// size rather than grown step by step.
+func TestAppendValuesRepeats(t *testing.T) {
+	const n = 300000
+	var runs [][]kv
+	for i := range 3 {
+		var r []kv
+		for range n {
+			r = append(r, kv{"hot", fmt.Sprint(i)})
+		}
+		r = append(r, kv{"z", "last"})
+		runs = append(runs, r)
+	}
+	for _, c := range codecs {
+		m, err := NewMerger(openRuns(t, c, runs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !m.Next() || m.Key() != "hot" {
+			t.Fatalf("%v: first key %q", c, m.Key())
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		got := m.AppendValues(nil)
+		runtime.ReadMemStats(&after)
+		if len(got) != 3*n || got[0] != "0" || got[n-1] != "0" || got[n] != "1" || got[3*n-1] != "2" {
+			t.Fatalf("%v: %d values, want %d in run order", c, len(got), 3*n)
+		}
+		// Growing step by step allocates several times the final slice.
+		if size := uint64(3 * n * 16); after.TotalAlloc-before.TotalAlloc > size*5/4 {
+			t.Errorf("%v: allocated %d bytes for a %d-byte values slice", c, after.TotalAlloc-before.TotalAlloc, size)
+		}
+		if !m.Next() || m.Key() != "z" || len(m.AppendValues(nil)) != 3 || m.Next() || m.Err() != nil {
+			t.Fatalf("%v: after the hot key: key %q, err %v", c, m.Key(), m.Err())
+		}
 	}
 }

@@ -59,10 +59,15 @@ const (
 	// every later Next holding a huge buffer.
 	maxIdleBuf = 256 << 10
 	// maxHeld bounds len(key)+len(value) of a record that a repeat may
-	// follow, and maxRepeat the n of one repeat.
-	maxHeld   = 256
-	maxRepeat = 1 << 20
+	// follow.
+	maxHeld = 256
 )
+
+// maxRepeat bounds the n of one repeat: enough for the most frequent word
+// of a 64 MiB split in one repeat, so that a reduce can size its values at
+// once (see Merger.AppendValues). A variable only so that tests can
+// lower it.
+var maxRepeat uint64 = 1 << 24
 
 // Writer writes one run: a compressed stream of (key, value) records in the
 // order given. It does not sort. A Writer is not safe for concurrent use.
@@ -104,6 +109,31 @@ func newWriter(w io.Writer, c codec) *Writer {
 // leaving the run intact, for a record over MaxRecord.
 func (w *Writer) Write(key, value string) error {
 	return writeRecord(w, key, value)
+}
+
+// WriteN appends n copies of the record (key, value) to the run, as n
+// calls of Write would, but at the cost of one when they can be framed as
+// a repeat.
+func (w *Writer) WriteN(key, value string, n int) error {
+	for n > 0 {
+		if err := w.Write(key, value); err != nil {
+			return err
+		}
+		n--
+		if w.prev < 0 {
+			continue // not a record that repeats
+		}
+		take := min(uint64(n), maxRepeat-w.rep)
+		w.rep += take
+		w.pairs += int64(take)
+		n -= int(take)
+		if w.rep == maxRepeat {
+			if err := w.putRepeat(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // WriteBytes is Write for byte slices, so callers holding bytes need not
@@ -359,6 +389,7 @@ func (r *Reader) Next() (key, value []byte, err error) {
 				r.pairs++
 				key, value = b[1:kend:kend], b[kend+1:vend:vend]
 				r.last, r.lastKey, r.lastValue = vend-2 <= maxHeld, key, value
+				r.peekRepeat()
 				return key, value, nil
 			}
 		}
@@ -451,6 +482,7 @@ func (r *Reader) next() (key, value []byte, err error) {
 	r.pos += vend
 	r.pairs++
 	r.last, r.lastKey, r.lastValue = klen+vlen <= maxHeld, key, value
+	r.peekRepeat()
 	return key, value, nil
 }
 
@@ -511,6 +543,21 @@ func (r *Reader) fill(want int) error {
 		}
 	}
 	return nil
+}
+
+// peekRepeat takes the repeat that follows the record just returned, if
+// it is in the buffer already, so that r.rep counts the copies still to
+// come. That lets a Merger know how many values a key has before it
+// gathers them (see Merger.AppendValues). Anything wrong with the repeat
+// is left for next to report.
+func (r *Reader) peekRepeat() {
+	if !r.last || r.pos >= r.end || r.buf[r.pos]&1 == 0 {
+		return
+	}
+	if u, n := binary.Uvarint(r.buf[r.pos:r.end]); n > 0 && u/2+1 <= maxRepeat {
+		r.pos += n
+		r.rep = u/2 + 1
+	}
 }
 
 // takeRepeat consumes one more copy of the record Next last returned, if

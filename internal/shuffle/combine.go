@@ -352,9 +352,7 @@ func (b *Buffer) writeGrouped(path string) (file, error) {
 			key := t.key(g)
 			if b.combine == nil {
 				t.eachRun(g, func(v string, count uint32) {
-					for range count {
-						w.Write(key, v)
-					}
+					w.WriteN(key, v, int(count))
 				})
 				continue
 			}
