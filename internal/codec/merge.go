@@ -173,7 +173,11 @@ func (m *Merger) AppendValues(dst []string) []string {
 				n += 1 + int(m.runs[i].rep)
 			}
 		}
-		dst = slices.Grow(dst, n)
+		if cap(dst)-len(dst) < n {
+			// Exactly: slices.Grow would round up by a quarter, and
+			// race builds allocate its n elements once more besides.
+			dst = append(make([]string, 0, len(dst)+n), dst...)
+		}
 	}
 	for m.err == nil && m.atKey() {
 		// The record at the head of the least run, and its repeats.
