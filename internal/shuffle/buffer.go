@@ -94,7 +94,7 @@ func (b *Buffer) used() int {
 }
 
 // empty reports whether the buffer holds no pairs.
-func (b *Buffer) empty() bool { return len(b.ents) == 0 && len(b.table.groups) == 0 }
+func (b *Buffer) empty() bool { return len(b.ents) == 0 && b.table.used == 0 }
 
 // Emit adds a pair whose partition the buffer works out with partition,
 // which it calls once per distinct key while it groups, and per pair while
@@ -122,7 +122,7 @@ func (b *Buffer) Add(part int, key, value string) {
 		}
 	}
 	b.stats.Pairs++
-	if b.grouped && b.combine == nil && b.stats.Pairs == probePairs && 2*len(b.table.groups) > probePairs {
+	if b.grouped && b.combine == nil && b.stats.Pairs == probePairs && 2*b.table.used > probePairs {
 		// Mostly distinct keys, as in a sort: grouping buys nothing and
 		// costs more per pair than sorting. Switch for the rest of the
 		// task.
@@ -160,8 +160,11 @@ func (b *Buffer) ungroup() {
 	t := &b.table
 	b.grouped = false
 	b.arena = make([]byte, 0, b.budget) // untouched pages cost no memory; growing would copy
-	for gi := range t.groups {
-		g := &t.groups[gi]
+	for gi := range t.slots {
+		g := &t.slots[gi]
+		if g.tag == 0 {
+			continue
+		}
 		key := t.key(g)
 		t.eachRun(g, func(v string, count uint32) {
 			for range count {
@@ -216,7 +219,7 @@ func (b *Buffer) spill() error {
 	b.stats.Spills++
 	b.stats.SpillBytes += f.index[b.nPart]
 	b.arena, b.ents = b.arena[:0], b.ents[:0]
-	b.table.reset()
+	b.table.reset(b.budget)
 	return nil
 }
 

@@ -29,11 +29,15 @@ import (
 // Combine is called.
 const combineEvery = 64
 
-// group is one key: its bytes in the arena, and its values. Nothing in a
-// group, a node or the arena is a pointer, so the collector never scans
-// the table however many pairs it holds.
+// group is one key: its bytes in the arena, and its values. Groups are
+// the table's slots, one cache line each, so a pair whose key is in the
+// table touches that line and nothing else unless its key is longer than
+// 16 bytes. Nothing in a group, a node or the arena is a pointer, so the
+// collector never scans the table however many pairs it holds.
 type group struct {
 	prefix uint64 // the key's first 8 bytes, big-endian, zero-padded: short keys compare without the arena
+	suffix uint64 // for a key of over 8 bytes, its last 8: keys of up to 16 bytes compare without the arena
+	tag    uint32 // the high half of the key's hash, with the low bit set; 0 in an empty slot
 	klen   uint32
 	n      uint32 // values held, each repeat counted
 	// The latest run: the value at voff/vlen in the arena, count times,
@@ -42,6 +46,7 @@ type group struct {
 	koff              uint32
 	part              uint32
 	head, last        int32 // earlier runs, linked through node.next; -1 when none
+	_                 [8]byte
 }
 
 // node is an earlier run of a key's values: the value at off/len in the
@@ -52,21 +57,24 @@ type node struct {
 }
 
 const (
-	groupBytes = int(unsafe.Sizeof(group{})) + 16 // and its share of slots
+	groupBytes = int(unsafe.Sizeof(group{}))
 	nodeBytes  = int(unsafe.Sizeof(node{}))
+	// minSlots is where a table starts, small so that a tiny budget
+	// still holds a few keys.
+	minSlots = 16
 )
 
 // table is an open-addressing hash table from key to group, with keys and
 // values in one byte arena and groups and nodes in flat slices.
 type table struct {
 	seed uint64
-	// slots hold the high half of a key's hash above its group's index
-	// plus one, or 0; the hash half settles nearly every probe that is not
-	// a match without looking at the group. Length a power of two.
-	slots  []uint64
-	groups []group
-	nodes  []node
-	arena  []byte
+	// slots are the groups, at most half of them in use; their tags
+	// settle nearly every probe that is not a match. Length a power of
+	// two.
+	slots []group
+	used  int // slots in use: distinct keys
+	nodes []node
+	arena []byte
 	// voff, vlen locate the value most recently put in the arena; an
 	// equal value is not put again but shares them, which lets runs
 	// form by comparing offsets.
@@ -75,13 +83,13 @@ type table struct {
 
 func (t *table) init(budget int) {
 	t.seed = rand.Uint64()
-	t.slots = make([]uint64, 256)
+	t.slots = make([]group, minSlots)
 	t.arena = make([]byte, 0, budget/4)
 }
 
 // bytes is the table's memory, as counted against the budget.
 func (t *table) bytes() int {
-	return len(t.arena) + len(t.groups)*groupBytes + len(t.nodes)*nodeBytes + len(t.slots)*8
+	return len(t.arena) + len(t.slots)*groupBytes + len(t.nodes)*nodeBytes
 }
 
 // str returns arena bytes as a string. It is valid until the arena grows
@@ -120,65 +128,79 @@ func (t *table) value(v string) (uint32, uint32, error) {
 	return off, n, err
 }
 
-// find returns the index of the group for key, adding one if there is
-// none. A negative part means the caller has not computed the key's
-// partition: partition is called for it, and only when the key is new.
-func (t *table) find(key string, part int, partition func(string) int) (int32, error) {
-	h, pfx := hashKey(key, t.seed)
-	tag := h &^ (1<<32 - 1)
+// find returns the group for key, whose hashKey is h, pfx and sfx, adding
+// one if there is none. A negative part means the caller has not computed
+// the key's partition: partition is called for it, and only when the key
+// is new. The group stays where it is until the table grows.
+func (t *table) find(key string, h, pfx, sfx uint64, part int, partition func(string) int) (*group, error) {
+	tag := uint32(h>>32) | 1
 	mask := uint64(len(t.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
-		s := t.slots[i]
-		if s == 0 {
+		g := &t.slots[i]
+		if g.tag == 0 {
+			if 2*(t.used+1) > len(t.slots) {
+				t.grow()
+				return t.find(key, h, pfx, sfx, part, partition)
+			}
 			if part < 0 {
 				part = partition(key)
 			}
 			koff, klen, err := t.put(key)
 			if err != nil {
-				return 0, err
+				return nil, err
 			}
-			gi := int32(len(t.groups))
-			t.slots[i] = tag | uint64(gi+1)
-			t.groups = append(t.groups, group{prefix: pfx, koff: koff, klen: klen, part: uint32(part), head: -1, last: -1})
-			if len(t.groups)*2 > len(t.slots) {
-				t.grow()
-			}
-			return gi, nil
+			*g = group{tag: tag, prefix: pfx, suffix: sfx, koff: koff, klen: klen, part: uint32(part), head: -1, last: -1}
+			t.used++
+			return g, nil
 		}
-		if s&^(1<<32-1) != tag {
-			continue
-		}
-		gi := int32(uint32(s)) - 1
-		g := &t.groups[gi]
-		if g.prefix == pfx && int(g.klen) == len(key) && (len(key) <= 8 || t.key(g) == key) {
+		if g.tag == tag && g.prefix == pfx && int(g.klen) == len(key) &&
+			(len(key) <= 8 || g.suffix == sfx && (len(key) <= 16 || t.key(g) == key)) {
 			if part >= 0 && g.part != uint32(part) {
-				return 0, fmt.Errorf("Partition sent key %.80q to partitions %d and %d; it must depend on the key alone", key, g.part, part)
+				return nil, fmt.Errorf("Partition sent key %.80q to partitions %d and %d; it must depend on the key alone", key, g.part, part)
 			}
-			return gi, nil
+			return g, nil
 		}
 	}
 }
 
-// grow doubles the slots, hashing every key again: the slots keep only
+// grow doubles the slots, hashing every key again: the groups keep only
 // half of each hash.
 func (t *table) grow() {
-	t.slots = make([]uint64, 2*len(t.slots))
+	old := t.slots
+	t.slots = make([]group, 2*len(old))
 	mask := uint64(len(t.slots) - 1)
-	for gi := range t.groups {
-		h, _ := hashKey(t.key(&t.groups[gi]), t.seed)
+	for gi := range old {
+		if old[gi].tag == 0 {
+			continue
+		}
+		h, _, _ := hashKey(t.key(&old[gi]), t.seed)
 		i := h & mask
-		for t.slots[i] != 0 {
+		for t.slots[i].tag != 0 {
 			i = (i + 1) & mask
 		}
-		t.slots[i] = h&^(1<<32-1) | uint64(gi+1)
+		t.slots[i] = old[gi]
 	}
 }
 
-// hashKey returns a seeded hash of key and its prefix, the first 8 bytes
-// big-endian and zero-padded. It reads keys of up to 8 bytes with at most
-// two loads and mixes with one multiply per 8 bytes, as in wyhash; Go's
-// maphash costs a call and more per short key.
-func hashKey(key string, seed uint64) (h, pfx uint64) {
+// groups moves the groups in use to the front of the slots and returns
+// them. The table cannot be searched after, only reset.
+func (t *table) groups() []group {
+	n := 0
+	for i := range t.slots {
+		if t.slots[i].tag != 0 {
+			t.slots[n] = t.slots[i]
+			n++
+		}
+	}
+	return t.slots[:n]
+}
+
+// hashKey returns a seeded hash of key, its prefix, the first 8 bytes
+// big-endian and zero-padded, and for a key of over 8 bytes its suffix,
+// the last 8 bytes (little-endian; else 0). It reads keys of up to 8 bytes
+// with at most two loads and mixes with one multiply per 8 bytes, as in
+// wyhash; Go's maphash costs a call and more per short key.
+func hashKey(key string, seed uint64) (h, pfx, sfx uint64) {
 	const (
 		m1 = 0xa0761d6478bd642f
 		m2 = 0xe7037ed1a0b428db
@@ -199,9 +221,10 @@ func hashKey(key string, seed uint64) (h, pfx uint64) {
 	for i := 8; i < n; i += 8 {
 		// The last word overlaps the one before it unless n is a
 		// multiple of 8; n is in the hash, so that is no ambiguity.
-		h = mix(h^binary.LittleEndian.Uint64(b[min(i, n-8):]), m2)
+		sfx = binary.LittleEndian.Uint64(b[min(i, n-8):])
+		h = mix(h^sfx, m2)
 	}
-	return mix(h, m3), bits.ReverseBytes64(x)
+	return mix(h, m3), bits.ReverseBytes64(x), sfx
 }
 
 func mix(a, b uint64) uint64 {
@@ -271,9 +294,17 @@ func (t *table) setValue(g *group, off, n uint32) {
 	g.n = 1
 }
 
-func (t *table) reset() {
-	clear(t.slots)
-	t.groups, t.nodes, t.arena = t.groups[:0], t.nodes[:0], t.arena[:0]
+// reset empties the table for a budget of budget bytes. Slots that take
+// over a quarter of it are let go, so that a small budget is not filled
+// by empty slots.
+func (t *table) reset(budget int) {
+	if len(t.slots)*groupBytes > budget/4 {
+		t.slots = make([]group, minSlots)
+	} else {
+		clear(t.slots)
+	}
+	t.used = 0
+	t.nodes, t.arena = t.nodes[:0], t.arena[:0]
 	t.voff, t.vlen = 0, 0
 }
 
@@ -282,7 +313,8 @@ func (b *Buffer) addGrouped(part int, key, value string) {
 	if t.slots == nil {
 		t.init(b.budget)
 	}
-	gi, err := t.find(key, part, b.partition)
+	h, pfx, sfx := hashKey(key, t.seed)
+	g, err := t.find(key, h, pfx, sfx, part, b.partition)
 	if err != nil {
 		b.err = err
 		return
@@ -292,7 +324,6 @@ func (b *Buffer) addGrouped(part int, key, value string) {
 		b.err = err
 		return
 	}
-	g := &t.groups[gi]
 	t.addValue(g, off, n)
 	if b.combine != nil && g.n >= combineEvery {
 		b.err = b.combineGroup(g)
@@ -323,7 +354,8 @@ func (b *Buffer) combineGroup(g *group) error {
 // one file of runs, each key's values in emission order, or combined.
 func (b *Buffer) writeGrouped(path string) (file, error) {
 	t := &b.table
-	slices.SortFunc(t.groups, func(x, y group) int {
+	groups := t.groups()
+	slices.SortFunc(groups, func(x, y group) int {
 		if x.part != y.part {
 			return int(x.part) - int(y.part)
 		}
@@ -336,7 +368,6 @@ func (b *Buffer) writeGrouped(path string) (file, error) {
 	if err != nil {
 		return file{}, err
 	}
-	groups := t.groups
 	for p := range b.nPart {
 		n := 0
 		for n < len(groups) && int(groups[n].part) == p {

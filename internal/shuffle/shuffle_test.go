@@ -2,6 +2,7 @@ package shuffle
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"math/rand"
 	"os"
@@ -394,11 +395,18 @@ func TestBufferCombineKeepsOrder(t *testing.T) {
 func TestHashKey(t *testing.T) {
 	seen := map[uint64]string{}
 	check := func(k string) {
-		h, pfx := hashKey(k, 42)
+		h, pfx, sfx := hashKey(k, 42)
 		if pfx != prefix(k) {
 			t.Fatalf("prefix of %q = %#x; want %#x", k, pfx, prefix(k))
 		}
-		if h2, _ := hashKey(strings.Clone(k), 42); h2 != h {
+		var want uint64
+		if len(k) > 8 {
+			want = binary.LittleEndian.Uint64([]byte(k[len(k)-8:]))
+		}
+		if sfx != want {
+			t.Fatalf("suffix of %q = %#x; want %#x", k, sfx, want)
+		}
+		if h2, _, _ := hashKey(strings.Clone(k), 42); h2 != h {
 			t.Fatalf("hash of %q differs between copies", k)
 		}
 		if other, ok := seen[h]; ok {
