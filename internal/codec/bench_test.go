@@ -189,3 +189,42 @@ func BenchmarkMerge(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMergeAppend is a lab-form reduce task's read path: the merge of
+// BenchmarkMerge's 32 "ones" runs, each key's values gathered into one
+// []string with AppendValues, as a Reduce(key, []string) needs them.
+func BenchmarkMergeAppend(b *testing.B) {
+	const nRuns = 32
+	f := forms[0]
+	rng := rand.New(rand.NewSource(1))
+	data := make([][]byte, nRuns)
+	var payload int64
+	for i := range data {
+		r := wordRun(rng, f.draws/nRuns, false)
+		p, _ := sizes(r)
+		payload += p
+		data[i] = encode(b, codecS2, r)
+	}
+	readers := make([]*Reader, nRuns)
+	b.SetBytes(payload)
+	b.ReportAllocs()
+	var values []string
+	for b.Loop() {
+		for i := range readers {
+			readers[i] = NewReader(bytes.NewReader(data[i]))
+		}
+		m, err := NewMerger(readers)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for m.Next() {
+			values = m.AppendValues(values[:0])
+		}
+		if m.Err() != nil {
+			b.Fatal(m.Err())
+		}
+		for _, r := range readers {
+			r.Close()
+		}
+	}
+}
