@@ -168,6 +168,7 @@ func (t *table) find(key string, h, pfx, sfx uint64, part int, partition func(st
 func (t *table) grow() {
 	old := t.slots
 	t.slots = make([]group, 2*len(old))
+	adviseHuge(t.slots)
 	mask := uint64(len(t.slots) - 1)
 	for gi := range old {
 		if old[gi].tag == 0 {
