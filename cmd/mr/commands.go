@@ -141,7 +141,7 @@ func masterCmd(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	logger := log.New(os.Stderr, "mr master: ", 0)
+	logger := log.New(os.Stderr, "mr master: ", log.Lmicroseconds) // the time, to line events up with workers' -v logs
 	opt.Logf = logger.Printf
 	m, err := master.New(opt)
 	if err != nil {
