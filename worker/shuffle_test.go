@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"gomr.dev/internal/app"
 	"gomr.dev/mr"
 )
 
@@ -146,5 +148,31 @@ func TestFetchReusesKeptCopies(t *testing.T) {
 		if b, _ := os.ReadFile(local[i].Path); string(b) != want {
 			t.Errorf("copy %d = %q; want %q", i, b, want)
 		}
+	}
+}
+
+// oneTask hands out a single task, then says the job is over.
+type oneTask struct {
+	Master
+	task mr.Task
+	gave bool
+}
+
+func (m *oneTask) GetTask(ctx context.Context, args mr.GetTaskArgs) (mr.GetTaskReply, error) {
+	if m.gave {
+		return mr.GetTaskReply{Action: mr.Exit}, nil
+	}
+	m.gave = true
+	return mr.GetTaskReply{Action: mr.Run, Task: m.task}, nil
+}
+
+// A worker that cannot see the job directory, in a job that does not
+// collect output, says so and stops instead of failing tasks.
+func TestWorkerThatCannotSeeTheJobStops(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "gone")
+	m := &oneTask{task: mr.Task{TaskRef: mr.TaskRef{Kind: mr.MapTask, Attempt: 1}, Dir: missing, NReduce: 1}}
+	err := Run(context.Background(), Options{App: &app.App{}, Master: m, ID: "w", WorkDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "cannot see the master's job directory") || !strings.Contains(err.Error(), "--collect-output") {
+		t.Fatalf("Run = %v; want it to stop, naming the job directory and --collect-output", err)
 	}
 }

@@ -282,6 +282,15 @@ type worker struct {
 // heartbeat beside it, and reports the result. Only a report that cannot
 // reach the master, or a shuffle server that cannot start, is an error.
 func (w *worker) run(ctx context.Context, id string, t mr.Task) error {
+	if t.Kind != mr.SampleTask && !t.CollectOutput {
+		// The master renames reduce output into place, so a worker that
+		// cannot see the job directory could never finish a reduce task.
+		// Better to say so at once than to fail the job's reduces one by
+		// one; the attempt is lost and runs elsewhere.
+		if fi, err := os.Stat(t.Dir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("this worker cannot see the master's job directory %s, where reduce output goes; start the master with --collect-output, or share its --out directory with the workers", t.Dir)
+		}
+	}
 	w.Logf("%v task %d attempt %d: start", t.Kind, t.ID, t.Attempt)
 	mr.SetParams(t.Params)
 	mr.SetCuts(t.Cuts)
@@ -364,11 +373,6 @@ func (w *worker) reduce(ctx context.Context, t mr.Task, off *writtenOff) mr.Repo
 		},
 	}
 	keeps := w.keeps(t.Dir)
-	if _, err := os.Stat(t.Dir); err != nil && !t.CollectOutput {
-		// The master renames the output into place, so it must be where
-		// the master can see it.
-		return mr.ReportArgs{Failure: fmt.Sprintf("this worker cannot see the master's job directory %s to write reduce output; start the master with --collect-output, or share its --out directory with the workers", t.Dir)}
-	}
 	remote := slices.ContainsFunc(t.Runs, func(s mr.Segment) bool { return s.Addr != "" })
 	if keeps || remote {
 		// Fetched copies and merge passes are this worker's business.
