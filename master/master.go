@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gomr.dev/internal/auth"
@@ -148,6 +149,8 @@ type Master struct {
 	sched   *Scheduler    //
 	changed chan struct{} // closed and replaced when the schedule changes
 	told    map[string]bool
+
+	mapPhases atomic.Int32 // how often every map task has been committed
 
 	app    mr.GetAppReply    // the app served to workers; empty without --app
 	splits map[mr.Split]bool // the job's splits, which ReadSplit may serve
@@ -586,7 +589,11 @@ func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 		m.opt.Logf("sampled %d keys; map tasks partition at %d cut points", sampled, len(cuts))
 	}
 	if outcome == Accepted && args.Task.Kind == mr.MapTask && st.MapsDone == st.Maps {
-		m.opt.Logf("map phase done: %d map tasks committed", st.Maps)
+		if m.mapPhases.Add(1) == 1 {
+			m.opt.Logf("map phase done: %d map tasks committed", st.Maps)
+		} else {
+			m.opt.Logf("map phase done again, after map tasks whose output was lost ran again")
+		}
 	}
 	reply.Accepted = outcome == Accepted || outcome == Duplicate
 	switch {
