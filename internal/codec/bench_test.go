@@ -167,23 +167,10 @@ func BenchmarkMerge(b *testing.B) {
 				b.SetBytes(payload)
 				b.ReportAllocs()
 				for b.Loop() {
-					for i := range readers {
-						readers[i] = NewReader(bytes.NewReader(data[i]))
-					}
-					m, err := NewMerger(readers)
-					if err != nil {
-						b.Fatal(err)
-					}
-					for m.Next() {
+					mergeOnce(b, data, readers, func(m *Merger) {
 						for range m.Values() {
 						}
-					}
-					if m.Err() != nil {
-						b.Fatal(m.Err())
-					}
-					for _, r := range readers {
-						r.Close()
-					}
+					})
 				}
 			})
 		}
@@ -210,21 +197,27 @@ func BenchmarkMergeAppend(b *testing.B) {
 	b.ReportAllocs()
 	var values []string
 	for b.Loop() {
-		for i := range readers {
-			readers[i] = NewReader(bytes.NewReader(data[i]))
-		}
-		m, err := NewMerger(readers)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for m.Next() {
-			values = m.AppendValues(values[:0])
-		}
-		if m.Err() != nil {
-			b.Fatal(m.Err())
-		}
-		for _, r := range readers {
-			r.Close()
-		}
+		mergeOnce(b, data, readers, func(m *Merger) { values = m.AppendValues(values[:0]) })
+	}
+}
+
+// mergeOnce merges the encoded runs in data, reading them through
+// readers, and calls visit at each key.
+func mergeOnce(b *testing.B, data [][]byte, readers []*Reader, visit func(*Merger)) {
+	for i := range readers {
+		readers[i] = NewReader(bytes.NewReader(data[i]))
+	}
+	m, err := NewMerger(readers)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for m.Next() {
+		visit(m)
+	}
+	if m.Err() != nil {
+		b.Fatal(m.Err())
+	}
+	for _, r := range readers {
+		r.Close()
 	}
 }
