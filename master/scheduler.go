@@ -222,21 +222,23 @@ func (s *Scheduler) Assign(worker string, now time.Time) (mr.Action, mr.Task) {
 // whose output on worker could not be fetched goes to another worker,
 // if there is one, lest it land on the same broken server again.
 func (s *Scheduler) popMap(worker string) (int, bool) {
-	q := s.mapQueue[:0]
-	found, id := false, 0
-	for _, i := range s.mapQueue {
-		t := &s.maps[i]
+	for i := 0; i < len(s.mapQueue); {
+		id := s.mapQueue[i]
+		t := &s.maps[id]
 		switch {
-		case t.state != taskIdle:
-			// stale entry: drop it
-		case !found && (t.avoid != worker || len(s.workers) == 1):
-			found, id = true, i
+		case t.state != taskIdle && i == 0:
+			s.mapQueue = s.mapQueue[1:] // stale entry
+		case t.state != taskIdle || (t.avoid == worker && len(s.workers) > 1):
+			i++
+		case i == 0:
+			s.mapQueue = s.mapQueue[1:]
+			return id, true
 		default:
-			q = append(q, i)
+			s.mapQueue = append(s.mapQueue[:i], s.mapQueue[i+1:]...)
+			return id, true
 		}
 	}
-	s.mapQueue = q
-	return id, found
+	return 0, false
 }
 
 // popReduce takes the first queued reduce task that is still idle,
