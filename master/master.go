@@ -556,7 +556,7 @@ func (s *service) GetApp(args mr.GetAppArgs, reply *mr.GetAppReply) error {
 func (s *service) Heartbeat(args mr.HeartbeatArgs, reply *mr.HeartbeatReply) error {
 	s.m.mu.Lock()
 	defer s.m.mu.Unlock()
-	reply.Done, reply.Lost = s.m.sched.Heartbeat(args.Worker, args.Task, time.Now())
+	reply.Done, reply.Lost = s.m.sched.Heartbeat(args, time.Now())
 	reply.Rejoin = s.m.sched.Dead(args.Worker)
 	return nil
 }
@@ -607,7 +607,7 @@ func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 		final := filepath.Join(m.outDir, fmt.Sprintf("mr-out-%d", args.Task.ID))
 		err := os.Rename(args.Output, final)
 		m.mu.Lock()
-		if m.sched.Committed(args.Task.ID, err) == Retrying {
+		if m.sched.Committed(args.Task.ID, err, time.Now()) == Retrying {
 			m.opt.Logf("reduce task %d: %v; will retry", args.Task.ID, err)
 		}
 		m.broadcast()

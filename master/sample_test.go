@@ -219,13 +219,13 @@ func TestLostSampleIsRetried(t *testing.T) {
 	if again.Attempt != 2 || again.SampleSize != 10 || again.Splits[0].File != "in-0" {
 		t.Fatalf("retry = %+v", again)
 	}
-	if done, _ := s.Heartbeat("b", again.TaskRef, now); done {
+	if done, _ := s.Heartbeat(mr.HeartbeatArgs{Worker: "b", Task: again.TaskRef}, now); done {
 		t.Fatal("heartbeat says done before the sample committed")
 	}
 	if o := s.Complete(sampleOK("b", again, "x"), now); o != Accepted {
 		t.Fatalf("= %v", o)
 	}
-	if done, _ := s.Heartbeat("b", again.TaskRef, now); !done {
+	if done, _ := s.Heartbeat(mr.HeartbeatArgs{Worker: "b", Task: again.TaskRef}, now); !done {
 		t.Fatal("heartbeat of a committed sample task does not say done")
 	}
 	if o := s.Complete(sampleOK("b", again, "x"), now); o != Duplicate {

@@ -44,6 +44,12 @@ type attempt struct {
 	state     attemptState
 	lastHeard time.Time
 	seq       int // the scheduler's sequence number when it started
+	started   time.Time
+	ended     time.Time // when it reported or was given up; zero while running
+	// stats and counters are what the attempt has counted: live from its
+	// heartbeats while it runs, final from its report.
+	stats    mr.Stats
+	counters map[string]int64
 }
 
 type task struct {
@@ -52,14 +58,15 @@ type task struct {
 	attempts []attempt // attempt n is attempts[n-1]
 	failures int       // failed attempts so far
 	lost     int       // lost attempts since the last attempt that was not lost
+	lostEver int       // lost attempts in all
 	lastErr  string
-	output   string       // the winning attempt's output file
-	index    []int64      // map: where each partition's run starts in output
-	addr     string       // map: the shuffle server holding output; "" when shared
-	owner    string       // map: the worker that wrote output
-	avoid    string       // map: a worker whose output of this task could not be fetched
-	redone   int          // map: the scheduler's sequence number when its output was last lost
-	stats    mr.TaskStats // the committing attempt's counters
+	output   string  // the winning attempt's output file
+	index    []int64 // map: where each partition's run starts in output
+	addr     string  // map: the shuffle server holding output; "" when shared
+	owner    string  // map: the worker that wrote output
+	avoid    string  // map: a worker whose output of this task could not be fetched
+	redone   int     // map: the scheduler's sequence number when its output was last lost
+	won      int     // the committing attempt, 1-based; 0 while none has
 }
 
 // running reports whether any attempt is still in flight.
@@ -81,8 +88,9 @@ type Config struct {
 	// attempts are lost, the map output it holds is written again, and
 	// it must rejoin under a new name. Default TaskTimeout.
 	WorkerTimeout time.Duration
-	MaxAttempts   int // failed attempts of one task before the job fails
-	MaxLost       int // consecutive lost attempts of one task before the job fails
+	MaxAttempts   int       // failed attempts of one task before the job fails
+	MaxLost       int       // consecutive lost attempts of one task before the job fails
+	Start         time.Time // when the job started, for the status page
 }
 
 // Scheduler is the master's state machine. It does no I/O, takes no locks
@@ -100,14 +108,34 @@ type Scheduler struct {
 	dead        map[string]bool      // workers declared dead; they must rejoin
 	events      []Event              // decisions not yet handed out by Events
 	seq         int                  // counts attempts started and outputs lost, to order them
-	mapStats    mr.TaskStats         // summed over committed map attempts
-	reduceStats mr.TaskStats         // summed over committed reduce attempts
 	sample      samplePhase          // see sample.go
+	// What the job has counted: the built-in and the app's counters of
+	// every committed map and reduce attempt, and attempts failed and lost.
+	totals   mr.Stats
+	counters map[string]int64
+	info     map[string]*workerInfo // every worker ever heard from, dead ones too
+	recent   []Event                // the latest noteworthy events, oldest first, at most maxRecent
+	phases   [4]phaseTimes          // by mr.TaskKind
+	sizes    []int64                // bytes of input of each map task
+	parts    []int64                // bytes of committed map output in each partition
+	ended    time.Time              // when the job ended; zero while it runs
 }
+
+// workerInfo is what the status page shows of a worker.
+type workerInfo struct {
+	addr               string    // where its calls come from, as the master sees it
+	last               time.Time // when last heard from
+	done, failed, lost int       // its attempts that committed, failed and were lost
+}
+
+// phaseTimes is when a phase's first attempt started and its last task
+// committed; end is zero while the phase has tasks left.
+type phaseTimes struct{ start, end time.Time }
 
 // Event is something the scheduler decided on its own, such as giving up
 // on a silent attempt, for the master to log.
 type Event struct {
+	Time   time.Time
 	Task   mr.TaskRef
 	Worker string
 	What   string
@@ -131,10 +159,17 @@ func NewScheduler(cfg Config) *Scheduler {
 		workers:     make(map[string]time.Time),
 		dead:        make(map[string]bool),
 		sample:      samplePhase{plan: samplePlan(cfg.Tasks)},
+		counters:    make(map[string]int64),
+		info:        make(map[string]*workerInfo),
+		sizes:       make([]int64, len(cfg.Tasks)),
+		parts:       make([]int64, cfg.NReduce),
 	}
 	for i := range s.maps {
 		s.maps[i].ref = mr.TaskRef{Kind: mr.MapTask, ID: i}
 		s.mapQueue = append(s.mapQueue, i)
+		for _, sp := range cfg.Tasks[i] {
+			s.sizes[i] += sp.Length
+		}
 	}
 	for i := range s.reduces {
 		s.reduces[i].ref = mr.TaskRef{Kind: mr.ReduceTask, ID: i}
@@ -187,6 +222,7 @@ func (s *Scheduler) attempt(ref mr.TaskRef) (*task, *attempt) {
 // Runs, NMap, NReduce, SampleSize, Cuts). Called before any Poll, it
 // decides that the job has no sample phase.
 func (s *Scheduler) Assign(worker string, now time.Time) (mr.Action, mr.Task) {
+	defer s.stamp(now)
 	if !s.heard(worker, now) {
 		return mr.Wait, mr.Task{}
 	}
@@ -270,7 +306,10 @@ func pop(q *[]int, tasks []task) (int, bool) {
 func (s *Scheduler) start(t *task, worker string, now time.Time) mr.Task {
 	t.state = taskRunning
 	s.seq++
-	t.attempts = append(t.attempts, attempt{worker: worker, state: attemptRunning, lastHeard: now, seq: s.seq})
+	t.attempts = append(t.attempts, attempt{worker: worker, state: attemptRunning, lastHeard: now, seq: s.seq, started: now})
+	if p := &s.phases[t.ref.Kind]; p.start.IsZero() {
+		p.start = now
+	}
 	ref := t.ref
 	ref.Attempt = len(t.attempts)
 	return mr.Task{TaskRef: ref, NMap: len(s.maps), NReduce: len(s.reduces), Cuts: s.sample.cuts}
@@ -280,7 +319,8 @@ func (s *Scheduler) start(t *task, worker string, now time.Time) mr.Task {
 // task has already been committed, so the attempt can stop, and, for a
 // reduce attempt, lost: the map tasks whose output it was given that have
 // since been lost, so that it stops fetching them.
-func (s *Scheduler) Heartbeat(worker string, ref mr.TaskRef, now time.Time) (done bool, lost []int) {
+func (s *Scheduler) Heartbeat(hb mr.HeartbeatArgs, now time.Time) (done bool, lost []int) {
+	worker, ref := hb.Worker, hb.Task
 	if !s.heard(worker, now) {
 		return false, nil
 	}
@@ -289,6 +329,9 @@ func (s *Scheduler) Heartbeat(worker string, ref mr.TaskRef, now time.Time) (don
 		return false, nil
 	}
 	a.lastHeard = now
+	if a.state == attemptRunning {
+		a.stats, a.counters = hb.Stats, hb.Counters
+	}
 	if ref.Kind == mr.ReduceTask {
 		for m := range s.maps {
 			if s.maps[m].redone > a.seq {
@@ -320,6 +363,7 @@ func (o Outcome) String() string {
 // taskCommitting, and the caller must follow up with Committed once it has
 // moved rep.Output into place.
 func (s *Scheduler) Complete(rep mr.ReportArgs, now time.Time) Outcome {
+	defer s.stamp(now)
 	if !s.heard(rep.Worker, now) {
 		return Ignored // a dead worker's report: its output may be gone
 	}
@@ -334,10 +378,14 @@ func (s *Scheduler) Complete(rep mr.ReportArgs, now time.Time) Outcome {
 		return Ignored
 	}
 	if len(rep.Unreachable) > 0 && rep.Failure == "" && t.ref.Kind == mr.ReduceTask {
-		return s.unreachable(t, a, rep)
+		return s.unreachable(t, a, rep, now)
 	}
+	a.ended = now
 	if rep.Failure != "" {
 		a.state = attemptFailed
+		s.totals[mr.AttemptsFailed]++
+		s.info[a.worker].failed++
+		s.note(Event{now, rep.Task, a.worker, "failed: " + rep.Failure})
 		t.failures++
 		t.lost = 0
 		t.lastErr = rep.Failure
@@ -352,23 +400,66 @@ func (s *Scheduler) Complete(rep mr.ReportArgs, now time.Time) Outcome {
 		return Ignored // malformed; the task will time out and run again
 	}
 	a.state = attemptOK
+	a.stats, a.counters = rep.Stats, rep.Counters
 	t.lost = 0
+	t.won = rep.Task.Attempt
 	if t.ref.Kind == mr.SampleTask {
+		s.info[a.worker].done++
 		s.commitSample(t, rep.Sample)
+		s.phaseEnd(t, s.sample.left, now)
 		return Accepted
 	}
 	if t.ref.Kind == mr.MapTask {
 		t.state = taskDone
 		t.output, t.index, t.addr, t.owner = rep.Output, rep.Index, rep.Addr, rep.Worker
-		t.stats = rep.Stats
 		s.mapsLeft--
-		s.mapStats.Add(rep.Stats)
+		s.count(t, 1)
+		s.phaseEnd(t, s.mapsLeft, now)
 		return Accepted
 	}
 	t.state = taskCommitting
 	t.output = rep.Output
-	t.stats = rep.Stats
 	return Accepted
+}
+
+// count adds the committing attempt of t to the job's totals, or with
+// sign -1 takes it back out.
+func (s *Scheduler) count(t *task, sign int64) {
+	a := &t.attempts[t.won-1]
+	if sign > 0 {
+		s.totals.Add(a.stats)
+	} else {
+		s.totals.Sub(a.stats)
+	}
+	for name, v := range a.counters {
+		s.counters[name] += sign * v
+	}
+	if t.ref.Kind == mr.MapTask {
+		for p := range s.parts {
+			s.parts[p] += sign * (t.index[p+1] - t.index[p])
+		}
+	}
+	if w := s.info[a.worker]; w != nil {
+		w.done += int(sign)
+	}
+}
+
+// phaseEnd notes when the last task of t's phase committed.
+func (s *Scheduler) phaseEnd(t *task, left int, now time.Time) {
+	if left == 0 {
+		s.phases[t.ref.Kind].end = now
+	}
+}
+
+// maxRecent bounds the events the status page shows.
+const maxRecent = 100
+
+// note records e among the recent events, and hands it to Events too.
+func (s *Scheduler) note(e Event) {
+	if len(s.recent) == maxRecent {
+		s.recent = append(s.recent[:0], s.recent[1:]...)
+	}
+	s.recent = append(s.recent, e)
 }
 
 // unreachable handles a reduce attempt that could not fetch some of its
@@ -376,9 +467,9 @@ func (s *Scheduler) Complete(rep mr.ReportArgs, now time.Time) Outcome {
 // to blame, and each map task whose current output was unreachable runs
 // again; the reduce task waits for it. Segments that no longer match a
 // map task's output (it was already run again) are ignored.
-func (s *Scheduler) unreachable(t *task, a *attempt, rep mr.ReportArgs) Outcome {
-	a.state = attemptLost
-	t.lost++
+func (s *Scheduler) unreachable(t *task, a *attempt, rep mr.ReportArgs, now time.Time) Outcome {
+	s.lose(t, a, now)
+	s.note(Event{now, rep.Task, a.worker, fmt.Sprintf("lost: could not fetch %d map outputs (first from %s)", len(rep.Unreachable), rep.Unreachable[0].Addr)})
 	for _, seg := range rep.Unreachable {
 		if seg.Map < 0 || seg.Map >= len(s.maps) {
 			continue
@@ -386,7 +477,7 @@ func (s *Scheduler) unreachable(t *task, a *attempt, rep mr.ReportArgs) Outcome 
 		mt := &s.maps[seg.Map]
 		if mt.state == taskDone && mt.output == seg.Path && mt.addr == seg.Addr {
 			mt.avoid = mt.owner
-			s.redo(mt, fmt.Sprintf("reduce task %d could not fetch its output from %s; running it again", t.ref.ID, seg.Addr))
+			s.redo(mt, fmt.Sprintf("reduce task %d could not fetch its output from %s; running it again", t.ref.ID, seg.Addr), now)
 		}
 	}
 	if t.lost >= s.cfg.MaxLost {
@@ -399,17 +490,18 @@ func (s *Scheduler) unreachable(t *task, a *attempt, rep mr.ReportArgs) Outcome 
 
 // redo returns a committed map task to the queue because its output is
 // gone, and notes why.
-func (s *Scheduler) redo(t *task, why string) {
+func (s *Scheduler) redo(t *task, why string, now time.Time) {
 	ref := t.ref
 	ref.Attempt = len(t.attempts)
-	s.events = append(s.events, Event{ref, t.owner, why})
+	s.event(Event{now, ref, t.owner, why})
+	s.count(t, -1)
+	t.won = 0
 	t.state = taskIdle
 	t.output, t.index, t.addr, t.owner = "", nil, "", ""
 	s.seq++
 	t.redone = s.seq
 	s.mapsLeft++
-	s.mapStats.Sub(t.stats)
-	t.stats = mr.TaskStats{}
+	s.phases[mr.MapTask].end = time.Time{}
 	s.mapQueue = append(s.mapQueue, t.ref.ID)
 }
 
@@ -431,7 +523,45 @@ func (s *Scheduler) heard(worker string, now time.Time) bool {
 		return false
 	}
 	s.workers[worker] = now
+	w := s.info[worker]
+	if w == nil {
+		w = &workerInfo{}
+		s.info[worker] = w
+	}
+	w.last = now
 	return true
+}
+
+// Address notes where a worker's calls come from, for the status page.
+func (s *Scheduler) Address(worker, addr string) {
+	if w := s.info[worker]; w != nil && addr != "" {
+		w.addr = addr
+	}
+}
+
+// event notes e for Events, and among the recent events.
+func (s *Scheduler) event(e Event) {
+	s.events = append(s.events, e)
+	s.note(e)
+}
+
+// lose marks a running attempt of t lost.
+func (s *Scheduler) lose(t *task, a *attempt, now time.Time) {
+	a.state = attemptLost
+	a.ended = now
+	t.lost++
+	t.lostEver++
+	s.totals[mr.AttemptsLost]++
+	if w := s.info[a.worker]; w != nil {
+		w.lost++
+	}
+}
+
+// stamp notes when the job ended, the first time it is seen over.
+func (s *Scheduler) stamp(now time.Time) {
+	if s.ended.IsZero() && s.Over() {
+		s.ended = now
+	}
 }
 
 // Dead reports whether worker was declared dead and must rejoin.
@@ -462,7 +592,8 @@ func validIndex(index []int64, n int) bool {
 // Committed finishes a reduce left in taskCommitting by Complete. A non-nil
 // err means its output could not be moved into place; that counts as a
 // failed attempt.
-func (s *Scheduler) Committed(id int, err error) Outcome {
+func (s *Scheduler) Committed(id int, err error, now time.Time) Outcome {
+	defer s.stamp(now)
 	if id < 0 || id >= len(s.reduces) || s.reduces[id].state != taskCommitting {
 		return Ignored
 	}
@@ -470,14 +601,19 @@ func (s *Scheduler) Committed(id int, err error) Outcome {
 	if err == nil {
 		t.state = taskDone
 		s.reducesLeft--
-		s.reduceStats.Add(t.stats)
+		s.count(t, 1)
+		s.phaseEnd(t, s.reducesLeft, now)
 		return Accepted
 	}
 	for i := range t.attempts {
-		if t.attempts[i].state == attemptOK {
-			t.attempts[i].state = attemptFailed
+		if a := &t.attempts[i]; a.state == attemptOK {
+			a.state = attemptFailed
+			s.totals[mr.AttemptsFailed]++
+			s.info[a.worker].failed++
 		}
 	}
+	t.won = 0
+	s.note(Event{now, mr.TaskRef{Kind: mr.ReduceTask, ID: id}, "", "failed: commit output: " + err.Error()})
 	t.state = taskRunning
 	t.failures++
 	t.lastErr = "commit output: " + err.Error()
@@ -497,9 +633,10 @@ func (s *Scheduler) Committed(id int, err error) Outcome {
 // directory outlives its worker and is kept. It returns what it decided,
 // with anything else Events would have returned.
 func (s *Scheduler) Expire(now time.Time) []Event {
+	defer s.stamp(now)
 	for w, seen := range s.workers {
 		if silent := now.Sub(seen); silent > s.cfg.WorkerTimeout {
-			s.bury(w, silent)
+			s.bury(w, silent, now)
 		}
 	}
 	events := s.Events()
@@ -515,11 +652,12 @@ func (s *Scheduler) Expire(now time.Time) []Event {
 				if a.state != attemptRunning || silent <= s.cfg.TaskTimeout {
 					continue
 				}
-				a.state = attemptLost
-				t.lost++
+				s.lose(t, a, now)
 				ref := t.ref
 				ref.Attempt = n + 1
-				events = append(events, Event{ref, a.worker, fmt.Sprintf("lost after %v of silence; running it again", silent.Round(time.Millisecond))})
+				e := Event{now, ref, a.worker, fmt.Sprintf("lost after %v of silence; running it again", silent.Round(time.Millisecond))}
+				s.note(e)
+				events = append(events, e)
 				if t.lost >= s.cfg.MaxLost && s.failure == "" {
 					s.fail(t, fmt.Sprintf("lost %d times in a row: the workers running it keep dying or going silent (last: %s)", t.lost, a.worker))
 				}
@@ -531,7 +669,7 @@ func (s *Scheduler) Expire(now time.Time) []Event {
 }
 
 // bury declares worker dead after silent of silence.
-func (s *Scheduler) bury(worker string, silent time.Duration) {
+func (s *Scheduler) bury(worker string, silent time.Duration, now time.Time) {
 	delete(s.workers, worker)
 	s.dead[worker] = true
 	for _, tasks := range [][]task{s.sample.tasks, s.maps, s.reduces} {
@@ -542,11 +680,10 @@ func (s *Scheduler) bury(worker string, silent time.Duration) {
 				if a.worker != worker || a.state != attemptRunning {
 					continue
 				}
-				a.state = attemptLost
-				t.lost++
+				s.lose(t, a, now)
 				ref := t.ref
 				ref.Attempt = n + 1
-				s.events = append(s.events, Event{ref, worker, fmt.Sprintf("lost: the worker was silent for %v and is dead; running it again", silent.Round(time.Millisecond))})
+				s.event(Event{now, ref, worker, fmt.Sprintf("lost: the worker was silent for %v and is dead; running it again", silent.Round(time.Millisecond))})
 				if t.lost >= s.cfg.MaxLost && s.failure == "" {
 					s.fail(t, fmt.Sprintf("lost %d times in a row: the workers running it keep dying or going silent (last: %s)", t.lost, worker))
 				}
@@ -560,7 +697,7 @@ func (s *Scheduler) bury(worker string, silent time.Duration) {
 	for i := range s.maps {
 		t := &s.maps[i]
 		if t.state == taskDone && t.owner == worker && t.addr != "" && s.needed(t) {
-			s.redo(t, "its output was lost with its worker; running it again")
+			s.redo(t, "its output was lost with its worker; running it again", now)
 		}
 	}
 }
@@ -614,7 +751,7 @@ type Status struct {
 	Reduces, ReducesDone, ReducesRunning int
 	Workers                              int // heard from within the task timeout
 	Failure                              string
-	MapStats, ReduceStats                mr.TaskStats // summed over committed tasks
+	Stats                                mr.Stats // the job's built-in counters so far
 }
 
 // Over reports whether the job has ended, well or badly.
@@ -624,7 +761,7 @@ func (st Status) Over() bool {
 
 func (s *Scheduler) Status() Status {
 	st := Status{Maps: len(s.maps), Reduces: len(s.reduces), Workers: len(s.workers), Failure: s.failure,
-		MapStats: s.mapStats, ReduceStats: s.reduceStats}
+		Stats: s.totals}
 	st.MapsDone = len(s.maps) - s.mapsLeft
 	st.ReducesDone = len(s.reduces) - s.reducesLeft
 	for i := range s.maps {

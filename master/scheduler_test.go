@@ -79,9 +79,9 @@ func TestHappyPath(t *testing.T) {
 	if s.Output(0) != "out0-a1" {
 		t.Fatalf("Output(0) = %q", s.Output(0))
 	}
-	s.Committed(0, nil)
+	s.Committed(0, nil, time.Time{})
 	s.Complete(ok("b", r1, 2), t0)
-	s.Committed(1, nil)
+	s.Committed(1, nil, time.Time{})
 	if !s.Done() || s.Failure() != "" {
 		t.Fatalf("Done = %v, Failure = %q", s.Done(), s.Failure())
 	}
@@ -109,7 +109,7 @@ func TestTimeoutReassigns(t *testing.T) {
 	s := newTestScheduler(1, 1)
 	first := mustAssign(t, s, "slow", t0, mr.MapTask, 0)
 	// Heartbeats keep it alive past the timeout.
-	s.Heartbeat("slow", first.TaskRef, t0.Add(8*time.Second))
+	s.Heartbeat(mr.HeartbeatArgs{Worker: "slow", Task: first.TaskRef}, t0.Add(8*time.Second))
 	if ev := s.Expire(t0.Add(15 * time.Second)); len(ev) != 0 {
 		t.Fatalf("expired a task heard from 7s ago: %v", ev)
 	}
@@ -136,7 +136,7 @@ func TestTimeoutReassigns(t *testing.T) {
 		t.Fatalf("reduce reads %v; want the first attempt's run", r.Runs)
 	}
 	// The slow attempt's heartbeat now learns the task is done.
-	if done, _ := s.Heartbeat("b", second.TaskRef, t0.Add(23*time.Second)); !done {
+	if done, _ := s.Heartbeat(mr.HeartbeatArgs{Worker: "b", Task: second.TaskRef}, t0.Add(23*time.Second)); !done {
 		t.Fatal("Heartbeat of a superseded attempt did not report done")
 	}
 }
@@ -153,10 +153,10 @@ func TestDuplicateReports(t *testing.T) {
 	if o := s.Complete(ok("a", r, 1), t0); o != Duplicate {
 		t.Fatalf("retried reduce report = %v; want duplicate", o)
 	}
-	if o := s.Committed(0, nil); o != Accepted || !s.Done() {
+	if o := s.Committed(0, nil, time.Time{}); o != Accepted || !s.Done() {
 		t.Fatalf("Committed = %v, Done = %v", o, s.Done())
 	}
-	if o := s.Committed(0, nil); o != Ignored {
+	if o := s.Committed(0, nil, time.Time{}); o != Ignored {
 		t.Fatalf("second Committed = %v; want ignored", o)
 	}
 	if s.Status().ReducesDone != 1 {
@@ -257,7 +257,7 @@ func TestFailedCommitRetries(t *testing.T) {
 	s.Complete(ok("a", m, 1), t0)
 	r := mustAssign(t, s, "a", t0, mr.ReduceTask, 0)
 	s.Complete(ok("a", r, 1), t0)
-	if o := s.Committed(0, fmt.Errorf("disk full")); o != Retrying {
+	if o := s.Committed(0, fmt.Errorf("disk full"), time.Time{}); o != Retrying {
 		t.Fatalf("Committed(err) = %v; want retrying", o)
 	}
 	r2 := mustAssign(t, s, "b", t0, mr.ReduceTask, 0)
@@ -265,7 +265,7 @@ func TestFailedCommitRetries(t *testing.T) {
 		t.Fatalf("attempt = %d", r2.Attempt)
 	}
 	s.Complete(ok("b", r2, 1), t0)
-	s.Committed(0, nil)
+	s.Committed(0, nil, time.Time{})
 	if !s.Done() {
 		t.Fatal("not done")
 	}
@@ -329,7 +329,7 @@ func deathScheduler(t *testing.T, shared bool) (*Scheduler, mr.Task) {
 func TestDeadWorkersMapOutputRunsAgain(t *testing.T) {
 	s, r0 := deathScheduler(t, false)
 	// b keeps talking; a goes silent.
-	s.Heartbeat("b", r0.TaskRef, t0.Add(4*time.Second))
+	s.Heartbeat(mr.HeartbeatArgs{Worker: "b", Task: r0.TaskRef}, t0.Add(4*time.Second))
 	ev := s.Expire(t0.Add(6 * time.Second))
 	if len(ev) != 1 || ev[0].Task.Kind != mr.MapTask || ev[0].Task.ID != 0 || !strings.Contains(ev[0].What, "lost with its worker") {
 		t.Fatalf("Expire = %v; want map task 0 run again", ev)
@@ -338,7 +338,7 @@ func TestDeadWorkersMapOutputRunsAgain(t *testing.T) {
 		t.Fatalf("status = %+v; want 1 map done, 1 worker", st)
 	}
 	// The reduce running on b hears that map 0's output is gone.
-	if _, lost := s.Heartbeat("b", r0.TaskRef, t0.Add(6*time.Second)); fmt.Sprint(lost) != "[0]" {
+	if _, lost := s.Heartbeat(mr.HeartbeatArgs{Worker: "b", Task: r0.TaskRef}, t0.Add(6*time.Second)); fmt.Sprint(lost) != "[0]" {
 		t.Fatalf("heartbeat lost = %v; want [0]", lost)
 	}
 	// Reduce 1 may not start until map 0 is written again.
@@ -360,14 +360,14 @@ func TestDeadWorkersMapOutputRunsAgain(t *testing.T) {
 	if want := "[{m0-a2 10 10 10.0.0.2:7000 0} {m1-a1 10 10 10.0.0.2:7000 1}]"; fmt.Sprint(r1.Runs) != want {
 		t.Fatalf("runs = %v; want %s", r1.Runs, want)
 	}
-	if st := s.Status(); st.MapStats != (mr.TaskStats{}) || st.MapsDone != 2 {
+	if st := s.Status(); st.Stats != (mr.Stats{}) || st.MapsDone != 2 {
 		t.Fatalf("status = %+v", st)
 	}
 }
 
 func TestSharedMapOutputOutlivesItsWorker(t *testing.T) {
 	s, r0 := deathScheduler(t, true)
-	s.Heartbeat("b", r0.TaskRef, t0.Add(4*time.Second))
+	s.Heartbeat(mr.HeartbeatArgs{Worker: "b", Task: r0.TaskRef}, t0.Add(4*time.Second))
 	if ev := s.Expire(t0.Add(6 * time.Second)); len(ev) != 0 {
 		t.Fatalf("Expire = %v; want nothing run again: the output is in the shared directory", ev)
 	}
@@ -379,10 +379,10 @@ func TestSharedMapOutputOutlivesItsWorker(t *testing.T) {
 func TestNoMapRunsAgainAfterTheJob(t *testing.T) {
 	s, r0 := deathScheduler(t, false)
 	s.Complete(ok("b", r0, 2), t0)
-	s.Committed(0, nil)
+	s.Committed(0, nil, time.Time{})
 	r1 := mustAssign(t, s, "b", t0, mr.ReduceTask, 1)
 	s.Complete(ok("b", r1, 2), t0)
-	s.Committed(1, nil)
+	s.Committed(1, nil, time.Time{})
 	if ev := s.Expire(t0.Add(time.Minute)); len(ev) != 0 || !s.Done() {
 		t.Fatalf("Expire = %v, done %v; want nothing run again after the job", ev, s.Done())
 	}

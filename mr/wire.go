@@ -180,6 +180,10 @@ type GetAppReply struct {
 type HeartbeatArgs struct {
 	Worker string
 	Task   TaskRef
+	// Stats and Counters are what the attempt has counted so far, for the
+	// master's live view; see ReportArgs.
+	Stats    Stats
+	Counters map[string]int64
 }
 
 type HeartbeatReply struct {
@@ -218,37 +222,11 @@ type ReportArgs struct {
 	// Sample, for a successful sample task, holds the sampled keys, at
 	// most Task.SampleSize of them, in no particular order.
 	Sample []string
-	Stats  TaskStats
-}
-
-// TaskStats are counters a task reports with its result.
-type TaskStats struct {
-	InputBytes   int64 // bytes of input read
-	InputRecords int64 // pairs read by a reduce, Map calls by a map
-	OutputPairs  int64 // pairs written (after Combine, for a map)
-	OutputBytes  int64 // bytes written, compressed where compressed
-	Spills       int64 // map: spill files written
-	SpillBytes   int64 // bytes of spills and merge passes, map or reduce
-}
-
-// Add sums o into s.
-func (s *TaskStats) Add(o TaskStats) {
-	s.InputBytes += o.InputBytes
-	s.InputRecords += o.InputRecords
-	s.OutputPairs += o.OutputPairs
-	s.OutputBytes += o.OutputBytes
-	s.Spills += o.Spills
-	s.SpillBytes += o.SpillBytes
-}
-
-// Sub takes o, added earlier, back out of s.
-func (s *TaskStats) Sub(o TaskStats) {
-	s.InputBytes -= o.InputBytes
-	s.InputRecords -= o.InputRecords
-	s.OutputPairs -= o.OutputPairs
-	s.OutputBytes -= o.OutputBytes
-	s.Spills -= o.Spills
-	s.SpillBytes -= o.SpillBytes
+	// Stats and Counters are what the attempt counted: the built-in
+	// counters, and the app's (see Counter) by name. Only a committing
+	// attempt's count toward the job's totals.
+	Stats    Stats
+	Counters map[string]int64
 }
 
 type ReportReply struct {

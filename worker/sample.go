@@ -45,8 +45,7 @@ func runSample(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error)) mr.Re
 			rep.Failure = err.Error()
 			return rep
 		}
-		rep.Stats.InputBytes += int64(len(data))
-		rep.Stats.InputRecords++
+		rep.Stats[mr.MapInputBytes] += int64(len(data))
 		contents := unsafe.String(unsafe.SliceData(data), len(data)) // never written again
 		if err := callMap(a, s.File, contents, emit); err != nil {
 			rep.Failure = fmt.Sprintf("Map(%s): %v", s.File, err)
@@ -54,6 +53,5 @@ func runSample(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error)) mr.Re
 		}
 	}
 	rep.Sample = keys
-	rep.Stats.OutputPairs = int64(len(keys))
 	return rep
 }

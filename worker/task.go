@@ -41,8 +41,8 @@ func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error)) mr.Repor
 			buf.Finish(base) // removes spills
 			return rep
 		}
-		rep.Stats.InputBytes += int64(len(data))
-		rep.Stats.InputRecords++
+		rep.Stats[mr.MapInputBytes] += int64(len(data))
+		rep.Stats[mr.MapInputRecords] += lines(data)
 		// Map may keep substrings of contents; data is never written to
 		// again, so sharing its bytes is safe.
 		for _, piece := range pieces(a, s, data) {
@@ -60,11 +60,20 @@ func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error)) mr.Repor
 		return rep
 	}
 	rep.Output, rep.Index = base, index
-	rep.Stats.OutputPairs = stats.Pairs
-	rep.Stats.OutputBytes = index[len(index)-1]
-	rep.Stats.Spills = stats.Spills
-	rep.Stats.SpillBytes = stats.SpillBytes
+	rep.Stats[mr.MapOutputRecords] = stats.Pairs
+	rep.Stats[mr.MapOutputMaterialized] = index[len(index)-1]
+	rep.Stats[mr.SpilledBytes] = stats.SpillBytes
+	rep.Stats[mr.MapSpills] = stats.Spills
 	return rep
+}
+
+// lines counts the lines in data, a last one without a newline included.
+func lines(data []byte) int64 {
+	n := int64(bytes.Count(data, []byte{'\n'}))
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		n++
+	}
+	return n
 }
 
 // labPiece bounds the chunk a lab-form Map sees of a file that is being
@@ -161,7 +170,7 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv) (rep mr.ReportArgs) {
 		return rep
 	}
 	defer m.Close()
-	rep.Stats.SpillBytes = m.PassBytes
+	rep.Stats[mr.SpilledBytes] = m.PassBytes
 	name := filepath.Join(t.Dir, fmt.Sprintf("out%d-a%d", t.ID, t.Attempt))
 	var out *os.File
 	if t.CollectOutput {
@@ -183,7 +192,7 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv) (rep mr.ReportArgs) {
 			v, err = callReduceIter(a, key, m.Values())
 		} else {
 			values = m.AppendValues(values[:0])
-			rep.Stats.InputRecords += int64(len(values))
+			rep.Stats[mr.ReduceInputRecords] += int64(len(values))
 			v, err = callReduce(a, key, values)
 		}
 		if err != nil {
@@ -194,7 +203,9 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv) (rep mr.ReportArgs) {
 		bw.WriteByte(' ')
 		bw.WriteString(v)
 		bw.WriteByte('\n')
-		rep.Stats.OutputPairs++
+		rep.Stats[mr.ReduceInputGroups]++
+		rep.Stats[mr.OutputRecords]++
+		rep.Stats[mr.OutputBytes] += int64(len(key) + 1 + len(v) + 1)
 	}
 	if err := m.Err(); err != nil {
 		rep.Failure = fmt.Sprintf("read map output: %v", err)

@@ -330,7 +330,7 @@ func (w *worker) run(ctx context.Context, id string, t mr.Task) error {
 		rep = w.reduce(ctx, t, off)
 	}
 	stop()
-	if rep.Stats.InputBytes > 8<<20 {
+	if rep.Stats[mr.MapInputBytes] > 8<<20 {
 		// The task's input and buffer are garbage now. Collect them before
 		// the next task reads its input, rather than holding both at once.
 		debug.FreeOSMemory()

@@ -16,6 +16,7 @@ import (
 	"gomr.dev/internal/app"
 	"gomr.dev/internal/inputs"
 	"gomr.dev/master"
+	"gomr.dev/mr"
 )
 
 // runCmd is a local cluster in one command: the master runs in this
@@ -102,10 +103,10 @@ func runCmd(ctx context.Context, args []string) error {
 		st.Maps, st.Reduces, *workers, time.Since(start).Round(time.Millisecond), j.out)
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	inter := st.MapStats.OutputBytes + st.MapStats.SpillBytes + st.ReduceStats.SpillBytes
+	inter := st.Stats[mr.MapOutputMaterialized] + st.Stats[mr.SpilledBytes]
 	fmt.Fprintf(os.Stderr, "mr run: peak RSS: master %.1f MiB, largest worker %.1f MiB; intermediate %.1f MiB written (%.3f of input); %d map spills\n",
 		float64(ru.Maxrss)/1024, float64(pool.maxRSS())/1024, float64(inter)/(1<<20),
-		float64(inter)/float64(max(st.MapStats.InputBytes, 1)), st.MapStats.Spills)
+		float64(inter)/float64(max(st.Stats[mr.MapInputBytes], 1)), st.Stats[mr.MapSpills])
 	return nil
 }
 
