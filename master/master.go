@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -56,6 +57,17 @@ type Options struct {
 	// App, when set, is the job's app plugin: the master serves it to
 	// workers started without one, and refuses workers that run another.
 	App string
+	// HTTP, when set, is where to serve the status page, its JSON API
+	// and Prometheus metrics (host:port). Anything but a loopback address
+	// requires Secret, from which the page's token is derived.
+	HTTP string
+	// HTTPGrace is how long to keep serving the status page after the
+	// job ends, so that its last state can be read. Run returns early,
+	// with the job's outcome, if its context ends meanwhile.
+	HTTPGrace time.Duration
+	// Flags are the command-line flags the job was started with, by
+	// name, for the job summary.
+	Flags map[string]string
 	// Logf reports events worth a human's attention. Default: discard.
 	Logf func(format string, args ...any)
 }
@@ -155,6 +167,9 @@ type Master struct {
 	app    mr.GetAppReply    // the app served to workers; empty without --app
 	splits map[mr.Split]bool // the job's splits, which ReadSplit may serve
 
+	spec JobSpec       // what the job was asked to do, for the status page and the summary
+	http *statusServer // nil without Options.HTTP
+
 	closing chan struct{} // closed when Run is shutting down
 	conns   sync.WaitGroup
 	connMu  sync.Mutex // guards open
@@ -220,6 +235,7 @@ func New(opt Options) (*Master, error) {
 			WorkerTimeout: opt.WorkerTimeout,
 			MaxAttempts:   opt.MaxAttempts,
 			MaxLost:       3 * opt.MaxAttempts,
+			Start:         time.Now(),
 		}),
 		changed: make(chan struct{}),
 		told:    make(map[string]bool),
@@ -236,14 +252,49 @@ func New(opt Options) (*Master, error) {
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
 		m.addr = tcp.String()
 	}
+	m.spec = jobSpec(opt)
+	if opt.HTTP != "" {
+		if err := m.startHTTP(); err != nil {
+			ln.Close()
+			os.RemoveAll(jobDir)
+			return nil, err
+		}
+	}
 	return m, nil
 }
 
-var outputName = regexp.MustCompile(`^mr-out-[0-9]+$`)
+// jobSpec describes the job as it was asked for.
+func jobSpec(opt Options) JobSpec {
+	spec := JobSpec{Inputs: make([]InputFile, len(opt.Inputs)), Flags: opt.Flags, Params: opt.Params}
+	for i, path := range opt.Inputs {
+		spec.Inputs[i].Path = path
+		if fi, err := os.Stat(path); err == nil {
+			spec.Inputs[i].Bytes = fi.Size()
+			spec.InputBytes += fi.Size()
+		}
+	}
+	return spec
+}
 
-// removeOldOutput deletes mr-out-* files left by an earlier job, so the
-// directory never mixes this job's output with stale partitions.
+// Files of a job's output directory besides its mr-out-* files.
+const (
+	// SummaryFile describes the job once it has ended, well or badly.
+	SummaryFile = "mr-job.json"
+	// SuccessFile is created, empty, after every other output file of a
+	// job that succeeded, for scripts to wait for, as Hadoop's is.
+	SuccessFile = "_SUCCESS"
+)
+
+var outputName = regexp.MustCompile(`^(mr-out-[0-9]+|` + SummaryFile + `|` + SuccessFile + `)$`)
+
+// removeOldOutput deletes the output files left by an earlier job,
+// _SUCCESS first, so the directory never mixes this job's output with
+// stale partitions, and a script waiting for _SUCCESS never sees the old
+// one.
 func removeOldOutput(dir string) error {
+	if err := os.Remove(filepath.Join(dir, SuccessFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove old output: %w", err)
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("--out %s: %w", dir, err)
@@ -299,17 +350,89 @@ func (m *Master) Status() Status {
 
 // Run serves workers until every output is committed (nil), the job fails
 // (an error wrapping ErrJobFailed), or ctx ends (ctx.Err()). Either way it
+// writes the job summary, OUT/mr-job.json, then on success OUT/_SUCCESS,
 // stops listening, closes every connection, waits for its goroutines and
 // removes the scratch directory before it returns.
 func (m *Master) Run(ctx context.Context) error {
-	srv := rpc.NewServer()
-	if err := srv.RegisterName(mr.ServiceName, &service{m}); err != nil {
+	m.conns.Add(1)
+	go m.accept()
+	defer m.shutdown()
+	if err := m.serve(ctx); err != nil {
+		m.summarise(fmt.Sprintf("interrupted: %v", context.Cause(ctx)))
 		return err
 	}
-	m.conns.Add(1)
-	go m.accept(srv)
-	defer m.shutdown()
+	m.mu.Lock()
+	failure := m.sched.Failure()
+	m.mu.Unlock()
+	if err := m.summarise(""); err != nil {
+		if failure == "" {
+			return fmt.Errorf("the job succeeded, but %w", err)
+		}
+		m.opt.Logf("%v", err)
+	}
+	m.linger(ctx)
+	if m.http != nil && m.opt.HTTPGrace > 0 {
+		m.opt.Logf("job over; serving the status page at %s for %v more", m.http.url, m.opt.HTTPGrace)
+		select {
+		case <-ctx.Done():
+		case <-time.After(m.opt.HTTPGrace):
+		}
+	}
+	if failure != "" {
+		return fmt.Errorf("%w: %s", ErrJobFailed, failure)
+	}
+	return nil
+}
 
+// summarise writes the job summary, and _SUCCESS after it when the job
+// succeeded. interrupted, when set, says why the job stopped before its
+// end.
+func (m *Master) summarise(interrupted string) error {
+	js := m.Snapshot(Query{Limit: -1, Workers: -1, History: true})
+	if interrupted != "" {
+		js.State, js.Failure = "interrupted", interrupted
+	}
+	data, err := json.MarshalIndent(js, "", "\t")
+	if err != nil {
+		return fmt.Errorf("could not write %s: %w", SummaryFile, err)
+	}
+	if err := writeFile(filepath.Join(m.outDir, SummaryFile), append(data, '\n')); err != nil {
+		return fmt.Errorf("could not write %s: %w", SummaryFile, err)
+	}
+	if js.State == "succeeded" {
+		if err := writeFile(filepath.Join(m.outDir, SuccessFile), nil); err != nil {
+			return fmt.Errorf("could not write %s: %w", SuccessFile, err)
+		}
+	}
+	return nil
+}
+
+// writeFile writes data to path durably, through a temporary file and a
+// rename, so a reader never sees part of it.
+func writeFile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if serr := f.Sync(); err == nil {
+		err = serr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// serve runs the job until it is over, or ctx ends (ctx.Err()).
+func (m *Master) serve(ctx context.Context) error {
 	tick := time.NewTicker(min(max(m.heartbeat(), 50*time.Millisecond), time.Second))
 	defer tick.Stop()
 	for {
@@ -317,7 +440,7 @@ func (m *Master) Run(ctx context.Context) error {
 		over, changed := m.sched.Over(), m.changed
 		m.mu.Unlock()
 		if over {
-			break
+			return nil
 		}
 		select {
 		case <-ctx.Done():
@@ -335,14 +458,6 @@ func (m *Master) Run(ctx context.Context) error {
 			}
 		}
 	}
-	m.linger(ctx)
-	m.mu.Lock()
-	failure := m.sched.Failure()
-	m.mu.Unlock()
-	if failure != "" {
-		return fmt.Errorf("%w: %s", ErrJobFailed, failure)
-	}
-	return nil
 }
 
 // linger keeps serving for a moment after the job ends, until every
@@ -380,7 +495,9 @@ func (m *Master) broadcast() {
 	m.changed = make(chan struct{})
 }
 
-func (m *Master) accept(srv *rpc.Server) {
+// accept serves each connection with an RPC server of its own, so that
+// the service knows where its calls come from.
+func (m *Master) accept() {
 	defer m.conns.Done()
 	for {
 		conn, err := m.ln.Accept()
@@ -404,6 +521,8 @@ func (m *Master) accept(srv *rpc.Server) {
 				m.opt.Logf("refused a connection from %s: %v", peer(conn), err)
 				conn.Close()
 			} else {
+				srv := rpc.NewServer()
+				srv.RegisterName(mr.ServiceName, &service{m, peer(conn)})
 				srv.ServeConn(conn)
 			}
 			m.connMu.Lock()
@@ -434,12 +553,16 @@ func (m *Master) shutdown() {
 		m.connMu.Unlock()
 		<-done
 	}
+	m.stopHTTP()
 	os.RemoveAll(m.jobDir)
 }
 
-// service is the RPC face of Master. Its methods hold m.mu only around
-// scheduler calls, never across I/O.
-type service struct{ m *Master }
+// service is the RPC face of Master for one connection. Its methods hold
+// m.mu only around scheduler calls, never across I/O.
+type service struct {
+	m    *Master
+	peer string // the connection's far end, for the status page
+}
 
 func (s *service) GetTask(args mr.GetTaskArgs, reply *mr.GetTaskReply) error {
 	m := s.m
@@ -460,6 +583,7 @@ func (s *service) GetTask(args mr.GetTaskArgs, reply *mr.GetTaskReply) error {
 		}
 		over := m.sched.Over()
 		action, task := m.sched.Poll(args, time.Now())
+		m.sched.Address(args.Worker, s.peer)
 		if !over && m.sched.Over() {
 			m.broadcast() // this poll failed the job: its workers disagree on the app
 		}

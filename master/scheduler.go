@@ -33,10 +33,11 @@ const (
 	attemptOK
 	attemptFailed
 	attemptLost
+	attemptSuperseded // it finished after another attempt had committed; its output is unused
 )
 
 func (s attemptState) String() string {
-	return [...]string{"running", "ok", "failed", "lost"}[s]
+	return [...]string{"running", "ok", "failed", "lost", "superseded"}[s]
 }
 
 type attempt struct {
@@ -374,7 +375,10 @@ func (s *Scheduler) Complete(rep mr.ReportArgs, now time.Time) Outcome {
 	if a.state == attemptOK && rep.Failure == "" && len(rep.Unreachable) == 0 {
 		return Duplicate
 	}
-	if s.failure != "" || t.state >= taskCommitting || a.state == attemptOK || a.state == attemptFailed {
+	if t.state >= taskCommitting && a.state == attemptRunning {
+		a.state, a.ended = attemptSuperseded, now
+	}
+	if s.failure != "" || t.state >= taskCommitting || a.state == attemptOK || a.state == attemptFailed || a.state == attemptSuperseded {
 		return Ignored
 	}
 	if len(rep.Unreachable) > 0 && rep.Failure == "" && t.ref.Kind == mr.ReduceTask {

@@ -73,6 +73,18 @@ type TaskStatus struct {
 	BytesOut  int64      `json:"bytes_out"`
 	Progress  float64    `json:"progress"`
 	LastError string     `json:"last_error,omitempty"`
+	// History lists every attempt, oldest first. Only the job summary
+	// (mr-job.json) has it.
+	History []AttemptStatus `json:"history,omitempty"`
+}
+
+// AttemptStatus is one attempt of a task.
+type AttemptStatus struct {
+	Attempt int       `json:"attempt"`
+	Worker  string    `json:"worker"`
+	Outcome string    `json:"outcome"` // running, ok, failed, lost or superseded (finished after another attempt committed)
+	Started time.Time `json:"started"`
+	Seconds float64   `json:"seconds"`
 }
 
 // TaskPage is one page of the task table, filtered by kind and state.
@@ -136,8 +148,9 @@ type InputFile struct {
 type Query struct {
 	Kind, State string // task filters, as in TaskPage; "" for all
 	Offset      int
-	Limit       int // tasks on the page; 0 for DefaultLimit, negative for all
-	Workers     int // workers to list; 0 for DefaultLimit, negative for all
+	Limit       int  // tasks on the page; 0 for DefaultLimit, negative for all
+	Workers     int  // workers to list; 0 for DefaultLimit, negative for all
+	History     bool // list every attempt of each task listed
 }
 
 // DefaultLimit is the tasks, and the workers, a snapshot lists unless the
@@ -166,7 +179,7 @@ func (s *Scheduler) Snapshot(now time.Time, q Query) JobStatus {
 		end = s.ended
 		js.Ended = &end
 	}
-	js.Elapsed = end.Sub(js.Started).Seconds()
+	js.Elapsed = s.elapsed(now).Seconds()
 
 	var running mr.Stats
 	kinds := []mr.TaskKind{mr.MapTask, mr.ReduceTask}
@@ -196,7 +209,7 @@ func (s *Scheduler) Snapshot(now time.Time, q Query) JobStatus {
 			weight += float64(size)
 			done += progress * float64(size)
 			for n := range t.attempts {
-				if a := &t.attempts[n]; a.state == attemptRunning {
+				if a := &t.attempts[n]; a.state == attemptRunning && t.state == taskRunning {
 					busy[a.worker]++
 					if kind != mr.SampleTask {
 						running.Add(a.stats)
@@ -219,7 +232,11 @@ func (s *Scheduler) Snapshot(now time.Time, q Query) JobStatus {
 				continue
 			}
 			if page.Total >= page.Offset && (page.Limit < 0 || len(page.Tasks) < page.Limit) {
-				page.Tasks = append(page.Tasks, s.taskStatus(t, progress, now))
+				ts := s.taskStatus(t, progress, now)
+				if q.History {
+					ts.History = history(t, now)
+				}
+				page.Tasks = append(page.Tasks, ts)
 			}
 			page.Total++
 		}
@@ -272,6 +289,14 @@ func (s *Scheduler) Snapshot(now time.Time, q Query) JobStatus {
 		js.Events = append(js.Events, EventStatus{Time: e.Time, Kind: e.Task.Kind.String(), Task: e.Task.ID, Attempt: e.Task.Attempt, Worker: e.Worker, What: e.What})
 	}
 	return js
+}
+
+// elapsed is the job's run time so far, or in all once it is over.
+func (s *Scheduler) elapsed(now time.Time) time.Duration {
+	if s.Over() && !s.ended.IsZero() {
+		now = s.ended
+	}
+	return now.Sub(s.cfg.Start)
 }
 
 func limit(n int) int {
@@ -365,13 +390,27 @@ func (s *Scheduler) taskStatus(t *task, progress float64, now time.Time) TaskSta
 	}
 	started := a.started
 	ts.Worker, ts.Started = a.worker, &started
+	ts.Seconds = a.seconds(now)
+	ts.BytesIn, ts.BytesOut = bytesIn(t.ref.Kind, a), bytesOut(t.ref.Kind, a)
+	return ts
+}
+
+func history(t *task, now time.Time) []AttemptStatus {
+	h := make([]AttemptStatus, len(t.attempts))
+	for n := range t.attempts {
+		a := &t.attempts[n]
+		h[n] = AttemptStatus{Attempt: n + 1, Worker: a.worker, Outcome: a.state.String(), Started: a.started, Seconds: a.seconds(now)}
+	}
+	return h
+}
+
+// seconds is how long the attempt ran, or has run so far.
+func (a *attempt) seconds(now time.Time) float64 {
 	stop := a.ended
 	if stop.IsZero() {
 		stop = now
 	}
-	ts.Seconds = stop.Sub(a.started).Seconds()
-	ts.BytesIn, ts.BytesOut = bytesIn(t.ref.Kind, a), bytesOut(t.ref.Kind, a)
-	return ts
+	return stop.Sub(a.started).Seconds()
 }
 
 func (s *Scheduler) workerList(now time.Time, busy map[string]int, n int) WorkerList {
@@ -412,4 +451,56 @@ func clone(m map[string]int64) map[string]int64 {
 		out[k] = v
 	}
 	return out
+}
+
+// Metrics is what the master's /metrics shows, counted in one walk over
+// the tasks.
+type Metrics struct {
+	State     string               // as JobStatus.State
+	Tasks     map[[2]string]int    // by kind and state
+	Attempts  map[[2]string]int    // finished attempts by kind and outcome
+	Running   map[string]int       // attempts in flight by kind
+	Alive     int                  // live workers
+	Dead      int                  // workers declared dead
+	Durations map[string][]float64 // seconds of each committed attempt, by kind
+	Stats     mr.Stats             // the job's totals
+	Counters  map[string]int64     // the app's counters
+}
+
+// Metrics counts the job for the metrics endpoint at now.
+func (s *Scheduler) Metrics(now time.Time) Metrics {
+	m := Metrics{State: "running", Tasks: map[[2]string]int{}, Attempts: map[[2]string]int{}, Running: map[string]int{},
+		Durations: map[string][]float64{}, Stats: s.totals, Counters: clone(s.counters), Dead: len(s.dead), Alive: len(s.workers)}
+	switch {
+	case s.failure != "":
+		m.State = "failed"
+	case s.Done():
+		m.State = "succeeded"
+	}
+	for _, kind := range []mr.TaskKind{mr.SampleTask, mr.MapTask, mr.ReduceTask} {
+		k := kind.String()
+		for _, st := range []taskState{taskIdle, taskRunning, taskCommitting, taskDone} {
+			m.Tasks[[2]string{k, st.String()}] = 0
+		}
+		for _, st := range []attemptState{attemptOK, attemptFailed, attemptLost, attemptSuperseded} {
+			m.Attempts[[2]string{k, st.String()}] = 0
+		}
+		tasks := s.tasksOf(kind)
+		for i := range tasks {
+			t := &tasks[i]
+			m.Tasks[[2]string{k, t.state.String()}]++
+			for n := range t.attempts {
+				a := &t.attempts[n]
+				if a.state == attemptRunning {
+					m.Running[k]++
+					continue
+				}
+				m.Attempts[[2]string{k, a.state.String()}]++
+			}
+			if t.won > 0 && t.state == taskDone {
+				m.Durations[k] = append(m.Durations[k], t.attempts[t.won-1].seconds(now))
+			}
+		}
+	}
+	return m
 }
