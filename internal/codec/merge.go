@@ -38,12 +38,13 @@ type Merger struct {
 	// winner costs one comparison per level, half what a binary heap
 	// pays; the index in the order is what puts equal keys' values in
 	// run order.
-	tree []int
-	key  string
-	keyb []byte // key's bytes, for comparing without conversions
-	gen  uint64 // counts Next calls, so a stale Values sequence yields nothing
-	last string // the value string most recently made, reused if repeated
-	err  error
+	tree  []int
+	key   string
+	keyb  []byte // key's bytes, for comparing without conversions
+	gen   uint64 // counts Next calls, so a stale Values sequence yields nothing
+	last  string // the value string most recently made, reused if repeated
+	taken int64  // values handed out by Values and AppendValues
+	err   error
 }
 
 type head struct {
@@ -152,7 +153,11 @@ func (m *Merger) Values() iter.Seq[string] {
 	return func(yield func(string) bool) {
 		for m.gen == gen {
 			v, ok := m.value()
-			if !ok || !yield(v) {
+			if !ok {
+				return
+			}
+			m.taken++
+			if !yield(v) {
 				return
 			}
 		}
@@ -189,6 +194,7 @@ func (m *Merger) AppendValues(dst []string) []string {
 			m.last = v
 		}
 		n := 1 + int(m.runs[w].takeRepeats())
+		m.taken += int64(n)
 		dst = slices.Grow(dst, n)
 		for range n {
 			dst = append(dst, v)
@@ -197,6 +203,12 @@ func (m *Merger) AppendValues(dst []string) []string {
 	}
 	return dst
 }
+
+// Taken returns how many values Values and AppendValues have handed out,
+// over every key so far: the values a Reduce received, whether it ranged
+// over all of its key's or stopped early. Values skipped by Next are not
+// counted.
+func (m *Merger) Taken() int64 { return m.taken }
 
 // Err returns the first error met: a run's read error, or ErrUnsorted.
 func (m *Merger) Err() error { return m.err }

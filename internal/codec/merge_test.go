@@ -228,6 +228,13 @@ func TestMergePartialValues(t *testing.T) {
 		if len(got) != len(want) {
 			t.Fatalf("got %d keys, want %d", len(got), len(want))
 		}
+		taken := 0
+		for _, g := range got {
+			taken += len(g.values)
+		}
+		if m.Taken() != int64(taken) {
+			t.Fatalf("Taken = %d; %d values were yielded", m.Taken(), taken)
+		}
 		for i := range want {
 			if got[i].key != want[i].key || !slices.Equal(got[i].values, want[i].values[:len(got[i].values)]) {
 				t.Fatalf("key %d: got %q %q, want a prefix of %q %q", i, got[i].key, got[i].values, want[i].key, want[i].values)
@@ -331,6 +338,9 @@ func TestAppendValuesRepeats(t *testing.T) {
 		}
 		if !m.Next() || m.Key() != "z" || len(m.AppendValues(nil)) != 3 || m.Next() || m.Err() != nil {
 			t.Fatalf("%v: after the hot key: key %q, err %v", c, m.Key(), m.Err())
+		}
+		if m.Taken() != 3*n+3 {
+			t.Errorf("%v: Taken = %d; want %d, repeats included", c, m.Taken(), 3*n+3)
 		}
 	}
 }
