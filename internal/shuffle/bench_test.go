@@ -79,7 +79,7 @@ func BenchmarkOpenMultiPass(b *testing.B) {
 		b.Run(fmt.Sprintf("factor-%d", factor), func(b *testing.B) {
 			b.SetBytes(int64(size))
 			for b.Loop() {
-				m, err := Open(segs, factor, filepath.Join(dir, "r"))
+				m, err := Open(segs, factor, filepath.Join(dir, "r"), nil)
 				if err != nil {
 					b.Fatal(err)
 				}

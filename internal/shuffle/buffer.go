@@ -39,8 +39,9 @@ type entry struct {
 // file is a spill or output file: one run per partition, back to back;
 // partition p is index[p]:index[p+1], empty when the two are equal.
 type file struct {
-	path  string
-	index []int64
+	path    string
+	index   []int64
+	records int64 // in all its runs
 }
 
 // Buffer collects a map task's output. It is not safe for concurrent use.
@@ -63,11 +64,17 @@ type Buffer struct {
 	err       error // first error; Add becomes a no-op
 }
 
-// Stats count what a Buffer did.
+// Stats count what a Buffer did. Spill records and bytes cover the spill
+// files and the intermediate merge passes of Finish, not the output file
+// itself, whose size is the last offset of its index.
 type Stats struct {
-	Pairs      int64 // pairs added
-	Spills     int64 // spill files written
-	SpillBytes int64 // bytes of spill files written, merge passes included
+	Pairs        int64 // pairs added
+	PairBytes    int64 // bytes of their keys and values
+	CombineIn    int64 // values handed to Combine, each repeat of a value counted
+	CombineOut   int64 // values Combine returned: one per call
+	Spills       int64 // spill files written
+	SpillRecords int64 // records written to spill files, merge passes included
+	SpillBytes   int64 // bytes of spill files written, merge passes included
 }
 
 // NewBuffer returns a buffer for nPart partitions that holds about budget
@@ -84,6 +91,10 @@ func NewBuffer(nPart, budget, factor int, base string, combine CombineFunc) *Buf
 		grouped: true,
 	}
 }
+
+// Stats returns what the buffer has counted so far. Finish returns the
+// final count.
+func (b *Buffer) Stats() Stats { return b.stats }
 
 // used is the buffer's memory in use, as counted against the budget.
 func (b *Buffer) used() int {
@@ -122,6 +133,7 @@ func (b *Buffer) Add(part int, key, value string) {
 		}
 	}
 	b.stats.Pairs++
+	b.stats.PairBytes += int64(need)
 	if b.grouped && b.combine == nil && b.stats.Pairs == probePairs && 2*b.table.used > probePairs {
 		// Mostly distinct keys, as in a sort: grouping buys nothing and
 		// costs more per pair than sorting. Switch for the rest of the
@@ -217,6 +229,7 @@ func (b *Buffer) spill() error {
 	}
 	b.spills = append(b.spills, f)
 	b.stats.Spills++
+	b.stats.SpillRecords += f.records
 	b.stats.SpillBytes += f.index[b.nPart]
 	b.arena, b.ents = b.arena[:0], b.ents[:0]
 	b.table.reset(b.budget)
@@ -296,17 +309,18 @@ func (b *Buffer) Finish(path string) ([]int64, Stats, error) {
 				}
 				path := fmt.Sprintf("%s.spill%d", b.base, b.nSpill)
 				b.nSpill++
-				m, err := mergeFiles(group, path, b.nPart, b.combine)
+				m, err := mergeFiles(group, path, b.nPart, b.combine, &b.stats)
 				if err != nil {
 					return nil, b.stats, err
 				}
+				b.stats.SpillRecords += m.records
 				b.stats.SpillBytes += m.index[b.nPart]
 				removeFiles(group)
 				next = append(next, m)
 			}
 			b.spills = next
 		}
-		f, err = mergeFiles(b.spills, path, b.nPart, b.combine)
+		f, err = mergeFiles(b.spills, path, b.nPart, b.combine, &b.stats)
 	}
 	if err != nil {
 		return nil, b.stats, err
@@ -326,8 +340,9 @@ func removeFiles(files []file) {
 }
 
 // mergeFiles merges files partition by partition into one file at path,
-// applying combine to each key's values when it is not nil.
-func mergeFiles(files []file, path string, nPart int, combine CombineFunc) (file, error) {
+// applying combine to each key's values when it is not nil, and counts
+// what it hands to combine in st.
+func mergeFiles(files []file, path string, nPart int, combine CombineFunc, st *Stats) (file, error) {
 	out, err := create(path, nPart)
 	if err != nil {
 		return file{}, err
@@ -373,12 +388,14 @@ func mergeFiles(files []file, path string, nPart int, combine CombineFunc) (file
 				continue
 			}
 			values = m.AppendValues(values[:0])
+			st.CombineIn += int64(len(values))
 			c, err := combine(key, values)
 			if err != nil {
 				closeAll(readers)
 				out.abort()
 				return file{}, err
 			}
+			st.CombineOut++
 			w.Write(key, c)
 		}
 		err = m.Err()
@@ -416,11 +433,12 @@ func closeAll(rs []*codec.Reader) {
 
 // fileWriter writes runs back to back into one file and builds its index.
 type fileWriter struct {
-	path  string
-	f     *os.File
-	bw    *bufio.Writer
-	cw    countingWriter
-	index []int64
+	path    string
+	f       *os.File
+	bw      *bufio.Writer
+	cw      countingWriter
+	index   []int64
+	records int64 // in the runs ended so far
 }
 
 func create(path string, nPart int) (*fileWriter, error) {
@@ -443,6 +461,7 @@ func (fw *fileWriter) end(p int, w *codec.Writer) error {
 		return err
 	}
 	fw.index[p+1] = fw.cw.n
+	fw.records += w.Pairs()
 	return fw.cw.err
 }
 
@@ -458,7 +477,7 @@ func (fw *fileWriter) finish() (file, error) {
 		os.Remove(fw.path + ".tmp")
 		return file{}, err
 	}
-	return file{path: fw.path, index: fw.index}, nil
+	return file{path: fw.path, index: fw.index, records: fw.records}, nil
 }
 
 func (fw *fileWriter) abort() {

@@ -335,10 +335,12 @@ func (b *Buffer) addGrouped(part int, key, value string) {
 func (b *Buffer) combineGroup(g *group) error {
 	t := &b.table
 	b.scratch = t.appendValues(g, b.scratch[:0])
+	b.stats.CombineIn += int64(len(b.scratch))
 	v, err := b.combine(t.key(g), b.scratch)
 	if err != nil {
 		return err
 	}
+	b.stats.CombineOut++
 	// v may be a view of the arena (a Combine can return one of its
 	// values); put copies it before the old arena could go away. It is
 	// not shared through t.value: the next pairs' values are far more
@@ -389,11 +391,13 @@ func (b *Buffer) writeGrouped(path string) (file, error) {
 				continue
 			}
 			b.scratch = t.appendValues(g, b.scratch[:0])
+			b.stats.CombineIn += int64(len(b.scratch))
 			v, err := b.combine(key, b.scratch)
 			if err != nil {
 				out.abort()
 				return file{}, err
 			}
+			b.stats.CombineOut++
 			w.Write(key, v)
 		}
 		groups = groups[n:]

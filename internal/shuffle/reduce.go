@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"sync/atomic"
 
 	"gomr.dev/internal/codec"
 )
@@ -14,17 +16,28 @@ type Merge struct {
 	readers []*codec.Reader
 	files   []*os.File
 	temps   []string
-	// PassBytes counts bytes written by intermediate merge passes.
-	PassBytes int64
+	read    *atomic.Int64 // nil, or where reads of segs are counted
+	// PassBytes and PassRecords count what intermediate merge passes
+	// wrote: compressed bytes, and records.
+	PassBytes   int64
+	PassRecords int64
 }
 
 // Open merges segs, one per map task in map-task order, so that values
 // reach the caller in input order. With more segments than factor it first
 // merges consecutive groups into temporary runs named tmpBase.passN, so no
 // more than factor runs are ever open at once.
-func Open(segs []Segment, factor int, tmpBase string) (*Merge, error) {
+//
+// When read is not nil, Open and the Merge it returns add to it the bytes
+// of segs they read, as they go and atomically (one add per buffer fill,
+// about 32 KiB), so that another goroutine can watch the merge's
+// progress. Reads of the temporary runs are not counted, so once the merge
+// has reached its end read has grown by exactly the segments' total
+// length. With passes, the count runs ahead of the keys handed out: the
+// passes read most segments in full before the first key.
+func Open(segs []Segment, factor int, tmpBase string, read *atomic.Int64) (*Merge, error) {
 	factor = max(factor, 2)
-	m := &Merge{}
+	m := &Merge{read: read}
 	for pass := 0; len(segs) > factor; pass++ {
 		var next []Segment
 		for i := 0; i < len(segs); i += factor {
@@ -41,6 +54,7 @@ func Open(segs []Segment, factor int, tmpBase string) (*Merge, error) {
 			}
 			m.temps = append(m.temps, path)
 			m.PassBytes += f.index[1]
+			m.PassRecords += f.records
 			next = append(next, Segment{Path: path, Offset: 0, Length: f.index[1]})
 		}
 		// Runs of the previous pass are merged now; drop them early.
@@ -48,7 +62,7 @@ func Open(segs []Segment, factor int, tmpBase string) (*Merge, error) {
 		segs = next
 	}
 	var err error
-	m.Merger, m.readers, err = m.open(segs)
+	m.Merger, m.readers, err = m.open(m, segs)
 	if err != nil {
 		m.Close()
 		return nil, err
@@ -56,7 +70,10 @@ func Open(segs []Segment, factor int, tmpBase string) (*Merge, error) {
 	return m, nil
 }
 
-func (m *Merge) open(segs []Segment) (*codec.Merger, []*codec.Reader, error) {
+// open opens a merge of segs whose files into holds, m itself or a pass's
+// merge, counting reads in m.read of the segments that are not m's
+// temporary runs.
+func (m *Merge) open(into *Merge, segs []Segment) (*codec.Merger, []*codec.Reader, error) {
 	var rs []io.Reader
 	for _, s := range segs {
 		if s.Length == 0 {
@@ -66,10 +83,26 @@ func (m *Merge) open(segs []Segment) (*codec.Merger, []*codec.Reader, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("open map output: %w", err)
 		}
-		m.files = append(m.files, f)
-		rs = append(rs, io.NewSectionReader(f, s.Offset, s.Length))
+		into.files = append(into.files, f)
+		var r io.Reader = io.NewSectionReader(f, s.Offset, s.Length)
+		if m.read != nil && !slices.Contains(m.temps, s.Path) {
+			r = &countingReader{r: r, n: m.read}
+		}
+		rs = append(rs, r)
 	}
 	return merger(rs)
+}
+
+// countingReader adds the bytes read through it to n.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // mergeTo merges group into a single run at path, without Combine: the
@@ -78,7 +111,7 @@ func (m *Merge) mergeTo(group []Segment, path string) (file, error) {
 	sub := &Merge{}
 	defer sub.Close()
 	var err error
-	sub.Merger, sub.readers, err = sub.open(group)
+	sub.Merger, sub.readers, err = m.open(sub, group)
 	if err != nil {
 		return file{}, err
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"gomr.dev/mr"
@@ -40,7 +41,7 @@ func readFile(t *testing.T, path string, index []int64) []pair {
 	t.Helper()
 	var out []pair
 	for p := 0; p+1 < len(index); p++ {
-		m, err := Open([]Segment{{Path: path, Offset: index[p], Length: index[p+1] - index[p]}}, 64, path+".r")
+		m, err := Open([]Segment{{Path: path, Offset: index[p], Length: index[p+1] - index[p]}}, 64, path+".r", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +187,7 @@ func TestOpenMultiPass(t *testing.T) {
 		}
 		segs = append(segs, Segment{Path: base, Offset: index[0], Length: index[1] - index[0]})
 	}
-	m, err := Open(segs, 3, filepath.Join(dir, "r0"))
+	m, err := Open(segs, 3, filepath.Join(dir, "r0"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +236,7 @@ func TestManyValuesStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	b = nil
-	m, err := Open([]Segment{{Path: base, Offset: index[0], Length: index[1] - index[0]}}, 64, base+".r")
+	m, err := Open([]Segment{{Path: base, Offset: index[0], Length: index[1] - index[0]}}, 64, base+".r", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,5 +423,220 @@ func TestHashKey(t *testing.T) {
 		for i := range n {
 			check(k[:i] + "#" + k[i+1:])
 		}
+	}
+}
+
+// countingCombine wraps a Combine and counts, on its own, what it was
+// handed and what it returned, for checking Stats against.
+type countingCombine struct {
+	f             CombineFunc
+	calls, values int64
+}
+
+func (c *countingCombine) combine(key string, values []string) (string, error) {
+	c.calls++
+	c.values += int64(len(values))
+	return c.f(key, values)
+}
+
+// countRecords reads back every record of a map output file.
+func countRecords(t *testing.T, path string, index []int64) int64 {
+	t.Helper()
+	return int64(len(readFile(t, path, index)))
+}
+
+// Stats must count every pair and byte added, and exactly what Combine
+// was handed and returned: in memory, where keys are combined every
+// combineEvery values and at the end, and with a tiny budget that makes
+// the buffer spill many times and merge in passes.
+func TestBufferStats(t *testing.T) {
+	for _, tc := range []struct {
+		combine bool
+		budget  int
+	}{{true, 64 << 20}, {true, 4 << 10}, {false, 64 << 20}, {false, 4 << 10}} {
+		t.Run(fmt.Sprintf("combine=%v,budget=%d", tc.combine, tc.budget), func(t *testing.T) {
+			rng := rand.New(rand.NewSource(13))
+			pairs := runPairs(rng, 20000, 3)
+			if tc.combine {
+				for i := range pairs {
+					pairs[i].value = strconv.Itoa(1 + i%3)
+				}
+			}
+			var wantBytes int64
+			for _, p := range pairs {
+				wantBytes += int64(len(p.key) + len(p.value))
+			}
+			cc := &countingCombine{f: sum}
+			var f CombineFunc
+			if tc.combine {
+				f = cc.combine
+			}
+			base := filepath.Join(t.TempDir(), "m0")
+			b := NewBuffer(3, tc.budget, 2, base, f)
+			for _, p := range pairs {
+				b.Emit(p.key, p.value, func(k string) int { return mr.DefaultPartition(k, 3) })
+			}
+			if got := b.Stats(); got.Pairs != int64(len(pairs)) || got.PairBytes != wantBytes {
+				t.Fatalf("before Finish: %d pairs, %d bytes; want %d, %d", got.Pairs, got.PairBytes, len(pairs), wantBytes)
+			}
+			index, st, err := b.Finish(base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Pairs != int64(len(pairs)) || st.PairBytes != wantBytes {
+				t.Errorf("%d pairs, %d bytes; want %d, %d", st.Pairs, st.PairBytes, len(pairs), wantBytes)
+			}
+			spills := tc.budget < 1<<20
+			if spills && st.Spills <= 2 || !spills && st.Spills != 0 {
+				t.Fatalf("%d spills; want none in memory, more than the merge factor, 2, with a tiny budget", st.Spills)
+			}
+			if st.CombineIn != cc.values || st.CombineOut != cc.calls {
+				t.Errorf("combine in/out %d/%d; Combine was handed %d values in %d calls", st.CombineIn, st.CombineOut, cc.values, cc.calls)
+			}
+			out := countRecords(t, base, index)
+			if tc.combine {
+				// Every pair reaches the output through some number of
+				// Combines, each of which turns its values into one.
+				if st.CombineIn == 0 || st.Pairs-st.CombineIn+st.CombineOut != out {
+					t.Errorf("%d pairs, combine in %d, out %d, but %d records in the output", st.Pairs, st.CombineIn, st.CombineOut, out)
+				}
+			} else if out != st.Pairs {
+				t.Errorf("%d records in the output; want %d", out, st.Pairs)
+			}
+			switch {
+			case !spills && (st.SpillRecords != 0 || st.SpillBytes != 0):
+				t.Errorf("spilled %d records, %d bytes without spills", st.SpillRecords, st.SpillBytes)
+			case spills && (st.SpillRecords == 0 || st.SpillBytes == 0):
+				t.Errorf("spilled %d records, %d bytes", st.SpillRecords, st.SpillBytes)
+			case spills && !tc.combine && st.SpillRecords <= st.Pairs:
+				// Every pair is in some spill, and the passes wrote more.
+				t.Errorf("%d spilled records of %d pairs; want more, with passes", st.SpillRecords, st.Pairs)
+			}
+		})
+	}
+}
+
+// With spills made at known points, the spill counters are exact: each
+// pair is written to one spill, and again by each merge pass it goes
+// through; the final output is not a spill.
+func TestBufferSpillCounts(t *testing.T) {
+	for _, tc := range []struct {
+		factor int
+		passes int64 // that every pair goes through, with 4 spills
+	}{{4, 0}, {2, 1}} {
+		t.Run(fmt.Sprint("factor=", tc.factor), func(t *testing.T) {
+			base := filepath.Join(t.TempDir(), "m0")
+			b := NewBuffer(2, 64<<20, tc.factor, base, nil)
+			var spillSize int64
+			n := 0
+			for s := range 4 {
+				for i := range 1000 {
+					b.Emit(fmt.Sprintf("k%d", i%37), strconv.Itoa(i%5+s), func(k string) int { return mr.DefaultPartition(k, 2) })
+					n++
+				}
+				if err := b.spill(); err != nil {
+					t.Fatal(err)
+				}
+				fi, err := os.Stat(b.spills[s].path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				spillSize += fi.Size()
+			}
+			index, st, err := b.Finish(base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Spills != 4 || st.SpillRecords != int64(n)*(1+tc.passes) {
+				t.Errorf("%d spills, %d records spilled; want 4, %d", st.Spills, st.SpillRecords, int64(n)*(1+tc.passes))
+			}
+			if tc.passes == 0 && st.SpillBytes != spillSize || tc.passes > 0 && st.SpillBytes <= spillSize {
+				t.Errorf("%d bytes spilled; the spill files hold %d, and there were %d passes", st.SpillBytes, spillSize, tc.passes)
+			}
+			if st.CombineIn != 0 || st.CombineOut != 0 {
+				t.Errorf("combine in/out %d/%d without a Combine", st.CombineIn, st.CombineOut)
+			}
+			if out := countRecords(t, base, index); out != int64(n) {
+				t.Errorf("%d records in the output; want %d", out, n)
+			}
+		})
+	}
+}
+
+// A merge counts the bytes it reads of its segments as it reads them,
+// exactly the segments' length by the end; a multi-pass merge counts the
+// records its passes wrote.
+func TestOpenCountsReads(t *testing.T) {
+	dir := t.TempDir()
+	// One large segment, of values that do not compress, so that the
+	// merge reads it a buffer at a time.
+	base := filepath.Join(dir, "big")
+	b := NewBuffer(1, 64<<20, 4, base, nil)
+	rng := rand.New(rand.NewSource(1))
+	for i := range 20000 {
+		v := make([]byte, 100)
+		for j := range v {
+			v[j] = byte('a' + rng.Intn(26))
+		}
+		b.Add(0, fmt.Sprintf("k%06d", i), string(v))
+	}
+	index, _, err := b.Finish(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var read atomic.Int64
+	m, err := Open([]Segment{{Path: base, Length: index[1]}}, 4, filepath.Join(dir, "r"), &read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Next() {
+		t.Fatal("no keys")
+	}
+	if n := read.Load(); n == 0 || n >= index[1] {
+		t.Errorf("after the first key, %d of %d bytes read; want some, not all", n, index[1])
+	}
+	for m.Next() {
+	}
+	m.Close()
+	if n := read.Load(); n != index[1] {
+		t.Errorf("after the last key, %d of %d bytes read", n, index[1])
+	}
+
+	// 37 segments of 50 records, merged in passes of 3: 36 segments go
+	// into the 12 runs of pass 0 (1800 records); 12 of those into the 4
+	// runs of pass 1 (1800); and in pass 2 three of those (1350), then
+	// the fourth with the segment left over since pass 0 (500).
+	var segs []Segment
+	var total int64
+	for s := range 37 {
+		base := filepath.Join(dir, fmt.Sprintf("m%d", s))
+		b := NewBuffer(1, 1<<20, 4, base, nil)
+		for i := range 50 {
+			b.Add(0, fmt.Sprintf("key%02d", (i*7+s)%13), fmt.Sprintf("%d.%d", s, i))
+		}
+		index, _, err := b.Finish(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		segs = append(segs, Segment{Path: base, Offset: index[0], Length: index[1] - index[0]})
+		total += index[1] - index[0]
+	}
+	read.Store(0)
+	m, err = Open(segs, 3, filepath.Join(dir, "r0"), &read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := int64(0)
+	for m.Next() {
+		for range m.Values() {
+			values++
+		}
+	}
+	m.Close()
+	if m.PassRecords != 1800+1800+1350+500 || values != 37*50 {
+		t.Errorf("passes wrote %d records, merge yielded %d values; want 5450, %d", m.PassRecords, values, 37*50)
+	}
+	if n := read.Load(); n != total {
+		t.Errorf("%d of %d bytes of segments read; the passes' runs must not count", n, total)
 	}
 }
