@@ -192,3 +192,30 @@ func TestSnapshotProgress(t *testing.T) {
 		t.Fatalf("phase %s; want reduce", js.Phase)
 	}
 }
+
+// BenchmarkSnapshot10k is one status page refresh of a job with 9,000 map
+// and 1,000 reduce tasks, half the maps done and 100 running.
+func BenchmarkSnapshot10k(b *testing.B) {
+	s := newTestScheduler(9000, 1000)
+	for i := range 4600 {
+		w := fmt.Sprintf("w%d", i%100)
+		task := mustAssignB(b, s, w)
+		if i < 4500 {
+			rep := ok(w, task, 1000)
+			rep.Counters = map[string]int64{"lines": 10}
+			s.Complete(rep, t0)
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		s.Snapshot(t0, Query{})
+	}
+}
+
+func mustAssignB(b *testing.B, s *Scheduler, w string) mr.Task {
+	action, task := s.Assign(w, t0)
+	if action != mr.Run {
+		b.Fatalf("Assign = %v", action)
+	}
+	return task
+}

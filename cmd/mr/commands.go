@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -33,6 +34,8 @@ type jobFlags struct {
 	mergeFactor   int
 	params        []string
 	secretFile    string
+	http          string
+	httpGrace     time.Duration
 }
 
 func (j *jobFlags) register(fs *pflag.FlagSet) {
@@ -47,6 +50,7 @@ func (j *jobFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&j.mergeFactor, "merge-factor", 64, "most sorted runs merged at once; more are merged in several passes")
 	fs.StringArrayVar(&j.params, "param", nil, "job parameter name=value for the app (mr.Param); repeatable")
 	fs.StringVar(&j.secretFile, "secret-file", "", "file holding a shared secret every worker must prove (at least 16 bytes)")
+	fs.DurationVar(&j.httpGrace, "http-grace", 0, "keep serving the status page this long after the job ends")
 }
 
 // parse parses a job command's flags, checks them, and returns the job
@@ -76,8 +80,24 @@ func (j *jobFlags) check(fs *pflag.FlagSet) error {
 		return usageError(fs, "--map-memory %v: must be at least 4KiB", &j.mapMemory)
 	case j.mergeFactor < 2:
 		return usageError(fs, "--merge-factor %d: must be at least 2", j.mergeFactor)
+	case j.http != "" && !hostPort(j.http):
+		return usageError(fs, "--http %s: want host:port, such as 127.0.0.1:8080 or :8080", j.http)
+	case j.httpGrace < 0:
+		return usageError(fs, "--http-grace %v: must not be negative", j.httpGrace)
+	case j.httpGrace > 0 && j.http == "":
+		return usageError(fs, "--http-grace needs --http")
 	}
 	return nil
+}
+
+// hostPort reports whether addr is host:port with a numeric port.
+func hostPort(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	_, err = strconv.ParseUint(port, 10, 16)
+	return err == nil
 }
 
 // secret reads --secret-file, if given.
@@ -88,8 +108,17 @@ func (j *jobFlags) secret() ([]byte, error) {
 	return auth.ReadSecret(j.secretFile)
 }
 
-func (j *jobFlags) options(files []string, params map[string]string) master.Options {
+func (j *jobFlags) options(fs *pflag.FlagSet, files []string, params map[string]string) master.Options {
+	flags := map[string]string{}
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Name != "help" {
+			flags[f.Name] = f.Value.String()
+		}
+	})
 	return master.Options{
+		Flags:         flags,
+		HTTP:          j.http,
+		HTTPGrace:     j.httpGrace,
 		Inputs:        files,
 		NReduce:       j.nReduce,
 		OutDir:        j.out,
@@ -114,6 +143,7 @@ func masterCmd(ctx context.Context, args []string) error {
 	tlsCert := fs.String("tls-cert", "", "serve TLS with this certificate (PEM); needs --tls-key")
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
 	tlsCA := fs.String("tls-ca", "", "with TLS, require workers to present a certificate signed by this CA (PEM)")
+	fs.StringVar(&j.http, "http", "", "serve the status page, its JSON API and Prometheus metrics at host:port; off a loopback address it needs --secret-file")
 	params, err := j.parse(fs, args)
 	if err != nil {
 		return err
@@ -125,7 +155,7 @@ func masterCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	opt := j.options(files, params)
+	opt := j.options(fs, files, params)
 	opt.Listen = *listen
 	opt.App = *appFile
 	opt.ShipInputs = *shipInputs
@@ -149,11 +179,16 @@ func masterCmd(ctx context.Context, args []string) error {
 	}
 	start := time.Now()
 	logger.Printf("serving %d input files to workers on %s", len(files), m.Addr())
-	if err := m.Run(ctx); err != nil {
+	if url := m.HTTPURL(); url != "" {
+		logger.Printf("status page at %s", url)
+	}
+	err = m.Run(ctx)
+	js := m.Snapshot(master.Query{})
+	printCounters(logger.Printf, js)
+	if err != nil {
 		return err
 	}
-	st := m.Status()
-	logger.Printf("done: %d map and %d reduce tasks in %v; output in %s/mr-out-*", st.Maps, st.Reduces, time.Since(start).Round(time.Millisecond), j.out)
+	logger.Printf("done: %d map and %d reduce tasks in %v; output in %s/mr-out-*", phaseTasks(js, "map"), phaseTasks(js, "reduce"), time.Since(start).Round(time.Millisecond), j.out)
 	return nil
 }
 

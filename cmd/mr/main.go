@@ -22,6 +22,7 @@ Usage:
   mr worker [flags] APP.so             run tasks for a master
   mr seq    [flags] APP.so INPUTS...   run a job sequentially in one process (the reference)
   mr gen    [flags]                    write deterministic test text
+  mr status [flags] ADDR               show a running job (the master's --http address) or a finished one (its --out)
 
 INPUTS are files, directories (every regular file below them) or globs.
 Run 'mr COMMAND --help' for a command's flags.
@@ -46,6 +47,7 @@ func main() {
 		"worker": workerCmd,
 		"seq":    seqCmd,
 		"gen":    genCmd,
+		"status": statusCmd,
 	}
 	name := os.Args[1]
 	if name == "help" || name == "-h" || name == "--help" {

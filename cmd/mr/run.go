@@ -28,6 +28,7 @@ func runCmd(ctx context.Context, args []string) error {
 	j.register(fs)
 	workers := fs.Int("workers", runtime.NumCPU(), "number of worker processes")
 	slots := fs.Int("slots", 1, "tasks each worker process runs at once")
+	fs.StringVar(&j.http, "http", "127.0.0.1:0", "serve the status page, its JSON API and Prometheus metrics at host:port; \"\" for none")
 	params, err := j.parse(fs, args)
 	if err != nil {
 		return err
@@ -62,7 +63,7 @@ func runCmd(ctx context.Context, args []string) error {
 	defer os.RemoveAll(sockDir)
 
 	ui := newProgress(os.Stderr)
-	opt := j.options(files, params)
+	opt := j.options(fs, files, params)
 	opt.Listen = "unix:" + filepath.Join(sockDir, "master.sock")
 	opt.Logf = ui.Logf
 	if opt.Secret, err = j.secret(); err != nil {
@@ -73,6 +74,9 @@ func runCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	start := time.Now()
+	if url := m.HTTPURL(); url != "" {
+		ui.Logf("status page at %s", url)
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	pool := &workerPool{
@@ -95,6 +99,7 @@ func runCmd(ctx context.Context, args []string) error {
 	if cause := context.Cause(ctx); runErr != nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		runErr = cause
 	}
+	printCounters(ui.Logf, m.Snapshot(master.Query{}))
 	if runErr != nil {
 		return runErr
 	}
