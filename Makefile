@@ -4,7 +4,11 @@ GO ?= go
 GOBUILDFLAGS ?= -trimpath
 export CGO_ENABLED := 1
 
-APPS := $(notdir $(patsubst %/,%,$(wildcard apps/*/)))
+# User apps, the ones to copy, are in apps/; test-only apps are in
+# testdata/apps/. Both build into bin/apps/NAME.so. Go's ./... skips
+# directories named testdata, so vet and unit name the test apps explicitly.
+APP_DIRS := $(patsubst %/,%,$(wildcard apps/*/ testdata/apps/*/))
+TEST_APPS := ./testdata/apps/...
 
 .PHONY: all build apps test vet unit harness netns demo bench clean
 
@@ -15,16 +19,17 @@ build:
 
 apps:
 	@mkdir -p bin/apps
-	@for a in $(APPS); do \
-		echo "$(GO) build $(GOBUILDFLAGS) -buildmode=plugin -o bin/apps/$$a.so ./apps/$$a"; \
-		$(GO) build $(GOBUILDFLAGS) -buildmode=plugin -o bin/apps/$$a.so ./apps/$$a || exit 1; \
+	@for d in $(APP_DIRS); do \
+		a=$${d##*/}; \
+		echo "$(GO) build $(GOBUILDFLAGS) -buildmode=plugin -o bin/apps/$$a.so ./$$d"; \
+		$(GO) build $(GOBUILDFLAGS) -buildmode=plugin -o bin/apps/$$a.so ./$$d || exit 1; \
 	done
 
 vet:
-	$(GO) vet ./...
+	$(GO) vet ./... $(TEST_APPS)
 
 unit:
-	$(GO) test -race ./...
+	$(GO) test -race ./... $(TEST_APPS)
 
 harness: build apps
 	scripts/test-mr.sh
