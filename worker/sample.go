@@ -25,8 +25,9 @@ func sampleSize(a *app.App) (n int, err error) {
 // random sample of at most t.SampleSize of the keys it emits, values
 // ignored. The reservoir's generator is seeded by the task ID, so every
 // attempt of a task reports the same keys and a job's cut points depend
-// only on its input.
-func runSample(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error)) mr.ReportArgs {
+// only on its input. It publishes the input it has read to prog after
+// each call of Map.
+func runSample(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error), prog *progress) mr.ReportArgs {
 	var rep mr.ReportArgs
 	rng := rand.New(rand.NewPCG(uint64(t.ID), 0x73616d706c65))
 	var keys []string
@@ -45,9 +46,12 @@ func runSample(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error)) mr.Re
 			rep.Failure = err.Error()
 			return rep
 		}
-		rep.Stats[mr.MapInputBytes] += int64(len(data))
 		contents := unsafe.String(unsafe.SliceData(data), len(data)) // never written again
-		if err := callMap(a, s.File, contents, emit); err != nil {
+		err = callMap(a, s.File, contents, emit)
+		rep.Stats[mr.MapInputBytes] += int64(len(data))
+		rep.Stats[mr.MapInputRecords] += lines(data)
+		prog.publish(&rep.Stats, sampleStats)
+		if err != nil {
 			rep.Failure = fmt.Sprintf("Map(%s): %v", s.File, err)
 			return rep
 		}

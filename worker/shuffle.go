@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gomr.dev/internal/auth"
@@ -335,7 +336,12 @@ func copyName(s mr.Segment) string {
 // segs with fetched ones replaced by their copies, and the segments whose
 // owners could not be reached or that were written off; err is a failure
 // on this side, such as a full disk.
-func (f *fetcher) fetch(ctx context.Context, segs []mr.Segment, dir, kept, self string, off *writtenOff) (local, unreachable []mr.Segment, err error) {
+//
+// The bytes copied over the network are added to fetched, when it is not
+// nil, as they arrive; a try that fails takes its bytes back out, so at
+// the end fetched has grown by the length of the segments fetched. Copies
+// moved over from kept are not counted: this call did not fetch them.
+func (f *fetcher) fetch(ctx context.Context, segs []mr.Segment, dir, kept, self string, off *writtenOff, fetched *atomic.Int64) (local, unreachable []mr.Segment, err error) {
 	local = make([]mr.Segment, len(segs))
 	errs := make([]error, len(segs))
 	sem := make(chan struct{}, fetchParallel)
@@ -369,7 +375,7 @@ func (f *fetcher) fetch(ctx context.Context, segs []mr.Segment, dir, kept, self 
 				}
 			}()
 			for try := 1; ; try++ {
-				errs[i] = f.get(fctx, s, path)
+				errs[i] = f.get(fctx, s, path, fetched)
 				if errs[i] == nil || try == fetchTries || !errors.Is(errs[i], errUnreachable) || !sleep(fctx, time.Duration(try)*300*time.Millisecond) {
 					break
 				}
@@ -399,8 +405,9 @@ func (f *fetcher) fetch(ctx context.Context, segs []mr.Segment, dir, kept, self 
 	return local, unreachable, err
 }
 
-// get copies one segment into path.
-func (f *fetcher) get(ctx context.Context, s mr.Segment, path string) error {
+// get copies one segment into path, adding the bytes it copies to fetched
+// (when not nil) as they arrive, and taking them back out if it fails.
+func (f *fetcher) get(ctx context.Context, s mr.Segment, path string, fetched *atomic.Int64) (err error) {
 	u := url.URL{Scheme: "http", Host: s.Addr, Path: "/map/" + filepath.Base(s.Path),
 		RawQuery: fmt.Sprintf("off=%d&len=%d", s.Offset, s.Length)}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
@@ -419,7 +426,12 @@ func (f *fetcher) get(ctx context.Context, s mr.Segment, path string) error {
 	if err != nil {
 		return err
 	}
-	w := &localWriter{w: out}
+	w := &localWriter{w: out, fetched: fetched}
+	defer func() {
+		if err != nil && fetched != nil {
+			fetched.Add(-w.n)
+		}
+	}()
 	n, err := io.Copy(w, resp.Body)
 	if cerr := out.Close(); w.err == nil {
 		w.err = cerr
@@ -434,16 +446,23 @@ func (f *fetcher) get(ctx context.Context, s mr.Segment, path string) error {
 }
 
 // localWriter remembers a write error, so that a copy can tell a failure
-// here from one at the far end.
+// here from one at the far end, and counts the bytes written, in n and,
+// when it is not nil, in fetched.
 type localWriter struct {
-	w   io.Writer
-	err error
+	w       io.Writer
+	err     error
+	n       int64
+	fetched *atomic.Int64
 }
 
 func (l *localWriter) Write(p []byte) (int, error) {
 	n, err := l.w.Write(p)
 	if err != nil && l.err == nil {
 		l.err = err
+	}
+	l.n += int64(n)
+	if l.fetched != nil {
+		l.fetched.Add(int64(n))
 	}
 	return n, err
 }

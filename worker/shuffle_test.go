@@ -39,7 +39,7 @@ func TestFetchCopiesASegment(t *testing.T) {
 	f := newFetcher(secret, nil)
 	defer f.close()
 	shared := mr.Segment{Path: "/shared/m0-a1", Length: 7}
-	local, unreachable, err := f.fetch(context.Background(), []mr.Segment{shared, seg}, t.TempDir(), "", "", &writtenOff{})
+	local, unreachable, err := f.fetch(context.Background(), []mr.Segment{shared, seg}, t.TempDir(), "", "", &writtenOff{}, nil)
 	if err != nil || len(unreachable) != 0 {
 		t.Fatalf("fetch: %v, unreachable %v", err, unreachable)
 	}
@@ -50,7 +50,7 @@ func TestFetchCopiesASegment(t *testing.T) {
 		t.Errorf("copy = %q as %+v; want 23456 from offset 0", b, local[1])
 	}
 	// Its own segments a worker reads in place.
-	local, _, _ = f.fetch(context.Background(), []mr.Segment{seg}, t.TempDir(), "", s.addr, &writtenOff{})
+	local, _, _ = f.fetch(context.Background(), []mr.Segment{seg}, t.TempDir(), "", s.addr, &writtenOff{}, nil)
 	if local[0] != seg {
 		t.Errorf("own segment became %+v", local[0])
 	}
@@ -71,7 +71,7 @@ func TestShuffleServerRefusesStrangers(t *testing.T) {
 		"no secret":    newFetcher(nil, nil),
 	} {
 		path := filepath.Join(t.TempDir(), "copy")
-		if err := f.get(context.Background(), seg, path); !errors.Is(err, errUnreachable) {
+		if err := f.get(context.Background(), seg, path, nil); !errors.Is(err, errUnreachable) {
 			t.Errorf("%s: fetch = %v; want it refused", name, err)
 		}
 		if b, _ := os.ReadFile(path); len(b) != 0 {
@@ -89,13 +89,13 @@ func TestShuffleServerRefusesStrangers(t *testing.T) {
 		{Path: "m3-a1", Offset: 8, Length: 5},
 	} {
 		bad.Addr = s.addr
-		if err := f.get(context.Background(), bad, filepath.Join(t.TempDir(), "copy")); !errors.Is(err, errUnreachable) {
+		if err := f.get(context.Background(), bad, filepath.Join(t.TempDir(), "copy"), nil); !errors.Is(err, errUnreachable) {
 			t.Errorf("fetch %+v = %v; want refused", bad, err)
 		}
 	}
 	// A dropped file is no longer served.
 	s.forget()
-	if err := f.get(context.Background(), seg, filepath.Join(t.TempDir(), "copy")); err == nil {
+	if err := f.get(context.Background(), seg, filepath.Join(t.TempDir(), "copy"), nil); err == nil {
 		t.Error("a forgotten file was still served")
 	}
 	if _, err := os.Stat(filepath.Join(s.dir, "m3-a1")); !os.IsNotExist(err) {
@@ -119,7 +119,7 @@ func TestWrittenOffFetchStops(t *testing.T) {
 	var unreachable []mr.Segment
 	go func() {
 		defer close(done)
-		_, unreachable, err = f.fetch(context.Background(), []mr.Segment{seg}, t.TempDir(), "", "", off)
+		_, unreachable, err = f.fetch(context.Background(), []mr.Segment{seg}, t.TempDir(), "", "", off, nil)
 	}()
 	off.add([]int{0, 1})
 	off.add([]int{1}) // again: harmless
@@ -140,7 +140,7 @@ func TestFetchReusesKeptCopies(t *testing.T) {
 	os.WriteFile(filepath.Join(kept, copyName(seg)), []byte("234"), 0o644) // 3 of 5 bytes
 	f := newFetcher(secret, nil)
 	defer f.close()
-	local, unreachable, err := f.fetch(context.Background(), []mr.Segment{dark, seg}, t.TempDir(), kept, "", &writtenOff{})
+	local, unreachable, err := f.fetch(context.Background(), []mr.Segment{dark, seg}, t.TempDir(), kept, "", &writtenOff{}, nil)
 	if err != nil || len(unreachable) != 0 {
 		t.Fatalf("fetch: %v, unreachable %v", err, unreachable)
 	}

@@ -17,8 +17,11 @@ import (
 
 // runMap calls Map on each of the task's splits in turn and writes their
 // pairs, partitioned, sorted and combined, to one output file in the job
-// directory. The report names the file and its partition index.
-func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error)) mr.ReportArgs {
+// directory. The report names the file and its partition index, and holds
+// the attempt's built-in counters, which it also publishes to prog after
+// each call of Map, for the heartbeats. On failure the counters are what
+// the attempt had counted.
+func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error), prog *progress) mr.ReportArgs {
 	var rep mr.ReportArgs
 	base := filepath.Join(t.Dir, fmt.Sprintf("m%d-a%d", t.ID, t.Attempt))
 	var combine shuffle.CombineFunc
@@ -41,30 +44,47 @@ func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error)) mr.Repor
 			buf.Finish(base) // removes spills
 			return rep
 		}
-		rep.Stats[mr.MapInputBytes] += int64(len(data))
-		rep.Stats[mr.MapInputRecords] += lines(data)
 		// Map may keep substrings of contents; data is never written to
 		// again, so sharing its bytes is safe.
 		for _, piece := range pieces(a, s, data) {
 			contents := unsafe.String(unsafe.SliceData(piece), len(piece))
-			if err := callMap(a, s.File, contents, emit); err != nil {
+			err := callMap(a, s.File, contents, emit)
+			// Pieces end at line ends, so their lines add up to the
+			// split's.
+			rep.Stats[mr.MapInputBytes] += int64(len(piece))
+			rep.Stats[mr.MapInputRecords] += lines(piece)
+			bufferStats(&rep.Stats, buf.Stats())
+			prog.publish(&rep.Stats, mapStats)
+			if err != nil {
 				rep.Failure = fmt.Sprintf("Map(%s): %v", s.File, err)
 				buf.Finish(base)
 				return rep
 			}
 		}
 	}
-	index, stats, err := buf.Finish(base)
+	index, bs, err := buf.Finish(base)
+	bufferStats(&rep.Stats, bs)
+	prog.publish(&rep.Stats, mapStats)
 	if err != nil {
 		rep.Failure = err.Error()
 		return rep
 	}
 	rep.Output, rep.Index = base, index
-	rep.Stats[mr.MapOutputRecords] = stats.Pairs
 	rep.Stats[mr.MapOutputMaterialized] = index[len(index)-1]
-	rep.Stats[mr.SpilledBytes] = stats.SpillBytes
-	rep.Stats[mr.MapSpills] = stats.Spills
 	return rep
+}
+
+// bufferStats copies a map buffer's counts into st. Spilled records and
+// bytes are those of the spill files and of the merge passes before the
+// last; the output file the last merge writes is MapOutputMaterialized.
+func bufferStats(st *mr.Stats, bs shuffle.Stats) {
+	st[mr.MapOutputRecords] = bs.Pairs
+	st[mr.MapOutputBytes] = bs.PairBytes
+	st[mr.CombineInputRecords] = bs.CombineIn
+	st[mr.CombineOutputRecords] = bs.CombineOut
+	st[mr.SpilledRecords] = bs.SpillRecords
+	st[mr.SpilledBytes] = bs.SpillBytes
+	st[mr.MapSpills] = bs.Spills
 }
 
 // lines counts the lines in data, a last one without a newline included.
@@ -128,12 +148,25 @@ type reduceEnv struct {
 	put func(mr.PutOutputArgs) (mr.PutOutputReply, error)
 }
 
+// reduceEvery is how many keys a reduce task handles between
+// publications of its counters.
+const reduceEvery = 4096
+
 // runReduce fetches the partition's runs held by other workers, merges
 // them with the rest, and calls Reduce once per key, in key order, writing
 // "key value" lines to a file in the job directory (or sending them to the
 // master) that the master moves into place if this attempt commits first.
 // Runs whose owners cannot be reached are reported in rep.Unreachable.
-func runReduce(a *app.App, t mr.Task, env reduceEnv) (rep mr.ReportArgs) {
+//
+// The report holds the attempt's built-in counters. While the task runs,
+// the merge adds the bytes it reads of the runs to prog's ShuffleBytes,
+// and env.fetch may add what it copies to its ShuffleBytesFetched; the
+// other counters are published every reduceEvery keys.
+func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.ReportArgs) {
+	defer func() {
+		rep.Stats[mr.ShuffleBytes] = prog.stats[mr.ShuffleBytes].Load()
+		rep.Stats[mr.ShuffleBytesFetched] = prog.stats[mr.ShuffleBytesFetched].Load()
+	}()
 	tmp, err := os.MkdirTemp(env.scratch, fmt.Sprintf("r%d-a%d-", t.ID, t.Attempt))
 	if err != nil {
 		rep.Failure = err.Error()
@@ -164,13 +197,15 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv) (rep mr.ReportArgs) {
 		rep.Unreachable = unreachable
 		return rep
 	}
-	m, err := shuffle.Open(runs, t.MergeFactor, filepath.Join(tmp, "merge"))
+	m, err := shuffle.Open(runs, t.MergeFactor, filepath.Join(tmp, "merge"), &prog.stats[mr.ShuffleBytes])
 	if err != nil {
 		rep.Failure = fmt.Sprintf("read map output: %v", err)
 		return rep
 	}
 	defer m.Close()
-	rep.Stats[mr.SpilledBytes] = m.PassBytes
+	st := &rep.Stats
+	st[mr.SpilledRecords], st[mr.SpilledBytes] = m.PassRecords, m.PassBytes
+	prog.publish(st, reduceStats)
 	name := filepath.Join(t.Dir, fmt.Sprintf("out%d-a%d", t.ID, t.Attempt))
 	var out *os.File
 	if t.CollectOutput {
@@ -185,6 +220,13 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv) (rep mr.ReportArgs) {
 	defer out.Close()
 	bw := bufio.NewWriterSize(out, 256<<10)
 	var values []string
+	var groups, outLines, outBytes int64
+	count := func() {
+		st[mr.ReduceInputGroups], st[mr.ReduceInputRecords] = groups, m.Taken()
+		st[mr.OutputRecords], st[mr.OutputBytes] = outLines, outBytes
+		prog.publish(st, reduceStats)
+	}
+	defer count()
 	for m.Next() {
 		key := m.Key()
 		var v string
@@ -192,9 +234,9 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv) (rep mr.ReportArgs) {
 			v, err = callReduceIter(a, key, m.Values())
 		} else {
 			values = m.AppendValues(values[:0])
-			rep.Stats[mr.ReduceInputRecords] += int64(len(values))
 			v, err = callReduce(a, key, values)
 		}
+		groups++
 		if err != nil {
 			rep.Failure = fmt.Sprintf("Reduce(%.80q): %v", key, err)
 			return rep
@@ -203,9 +245,11 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv) (rep mr.ReportArgs) {
 		bw.WriteByte(' ')
 		bw.WriteString(v)
 		bw.WriteByte('\n')
-		rep.Stats[mr.ReduceInputGroups]++
-		rep.Stats[mr.OutputRecords]++
-		rep.Stats[mr.OutputBytes] += int64(len(key) + 1 + len(v) + 1)
+		outLines++
+		outBytes += int64(len(key) + 1 + len(v) + 1)
+		if groups%reduceEvery == 0 {
+			count()
+		}
 	}
 	if err := m.Err(); err != nil {
 		rep.Failure = fmt.Sprintf("read map output: %v", err)

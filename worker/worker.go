@@ -295,7 +295,8 @@ func (w *worker) run(ctx context.Context, id string, t mr.Task) error {
 	mr.SetParams(t.Params)
 	mr.SetCuts(t.Cuts)
 	off := &writtenOff{}
-	stop := w.heartbeat(ctx, id, t, off)
+	prog := &progress{}
+	stop := w.heartbeat(ctx, id, t, off, prog)
 	start := time.Now()
 	var rep mr.ReportArgs
 	read := inputs.Read
@@ -311,25 +312,30 @@ func (w *worker) run(ctx context.Context, id string, t mr.Task) error {
 	switch t.Kind {
 	case mr.MapTask:
 		if !w.keeps(t.Dir) {
-			rep = runMap(w.App, t, read)
+			rep = runMap(w.App, t, read, prog)
 			break
 		}
 		srv, err := w.server()
 		if err != nil {
 			stop()
+			prog.claim() // so that what the attempt counted does not go to the next one
 			return err
 		}
 		t.Dir = srv.dir
-		if rep = runMap(w.App, t, read); rep.Failure == "" {
+		if rep = runMap(w.App, t, read, prog); rep.Failure == "" {
 			srv.publish(filepath.Base(rep.Output))
 			rep.Addr = srv.addr
 		}
 	case mr.SampleTask:
-		rep = runSample(w.App, t, read)
+		rep = runSample(w.App, t, read, prog)
 	default:
-		rep = w.reduce(ctx, t, off)
+		rep = w.reduce(ctx, t, off, prog)
 	}
 	stop()
+	// The heartbeat has stopped, so this is the attempt's last claim. A
+	// sample task's counters are sent too, and the master discards them:
+	// claiming them keeps them from the next attempt.
+	rep.Counters = prog.claim()
 	if rep.Stats[mr.MapInputBytes] > 8<<20 {
 		// The task's input and buffer are garbage now. Collect them before
 		// the next task reads its input, rather than holding both at once.
@@ -362,7 +368,7 @@ func (w *worker) run(ctx context.Context, id string, t mr.Task) error {
 // reduce runs a reduce task, fetching the runs that other workers hold.
 // Its temporary files go to the job directory when map output goes there
 // too, and to this worker's own directory otherwise.
-func (w *worker) reduce(ctx context.Context, t mr.Task, off *writtenOff) mr.ReportArgs {
+func (w *worker) reduce(ctx context.Context, t mr.Task, off *writtenOff, prog *progress) mr.ReportArgs {
 	env := reduceEnv{
 		scratch: t.Dir,
 		fetch: func(segs []mr.Segment, dir, kept string) ([]mr.Segment, []mr.Segment, error) {
@@ -385,16 +391,18 @@ func (w *worker) reduce(ctx context.Context, t mr.Task, off *writtenOff) mr.Repo
 	if remote {
 		f, self := w.fetcher(), w.selfAddr()
 		env.fetch = func(segs []mr.Segment, dir, kept string) ([]mr.Segment, []mr.Segment, error) {
-			return f.fetch(ctx, segs, dir, kept, self, off)
+			return f.fetch(ctx, segs, dir, kept, self, off, &prog.stats[mr.ShuffleBytesFetched])
 		}
 	}
-	return runReduce(w.App, t, env)
+	return runReduce(w.App, t, env, prog)
 }
 
 // heartbeat tells the master every t.Heartbeat that the task is alive,
-// and passes on to off the map output the master has written off, until
-// the returned stop is called; stop waits for the goroutine to end.
-func (w *worker) heartbeat(ctx context.Context, id string, t mr.Task, off *writtenOff) (stop func()) {
+// with what it has counted so far in prog (and the app counter increments
+// it claims), and passes on to off the map output the master has written
+// off, until the returned stop is called or ctx ends; stop waits for the
+// goroutine to end.
+func (w *worker) heartbeat(ctx context.Context, id string, t mr.Task, off *writtenOff, prog *progress) (stop func()) {
 	every := t.Heartbeat
 	if every <= 0 {
 		every = time.Second
@@ -413,8 +421,12 @@ func (w *worker) heartbeat(ctx context.Context, id string, t mr.Task, off *writt
 			case <-ctx.Done():
 				return
 			case <-tick.C:
+				if ctx.Err() != nil {
+					return // the tick won the race with ctx.Done
+				}
 				// Errors are left to the report, which retries.
-				reply, err := w.Master.Heartbeat(ctx, mr.HeartbeatArgs{Worker: id, Task: t.TaskRef})
+				args := mr.HeartbeatArgs{Worker: id, Task: t.TaskRef, Stats: prog.Stats(), Counters: prog.claim()}
+				reply, err := w.Master.Heartbeat(ctx, args)
 				if err == nil {
 					off.add(reply.Lost)
 				}

@@ -1,0 +1,90 @@
+package worker
+
+import (
+	"maps"
+	"sync"
+	"sync/atomic"
+
+	"gomr.dev/mr"
+)
+
+// progress is what a running attempt has counted so far, which its
+// heartbeats carry to the master's live view: the built-in counters and
+// the app's counters (mr.Counter) attributed to it.
+//
+// The task's goroutine counts in plain fields of its own, never an atomic
+// per pair, and publishes them here at coarse points: after each Map call,
+// and every reduceEvery keys. Only the bytes a reduce reads and fetches
+// are added here directly, one buffer (about 32 KiB) at a time, so that
+// its progress moves within a key too.
+type progress struct {
+	stats [mr.NumStats]atomic.Int64
+
+	mu       sync.Mutex       // guards counters
+	counters map[string]int64 // app counters attributed to this attempt, cumulative
+}
+
+// publish stores the counters which of st.
+func (p *progress) publish(st *mr.Stats, which []mr.Stat) {
+	for _, s := range which {
+		p.stats[s].Store(st[s])
+	}
+}
+
+// Stats returns the built-in counters as last published.
+func (p *progress) Stats() mr.Stats {
+	var st mr.Stats
+	for i := range st {
+		st[i] = p.stats[i].Load()
+	}
+	return st
+}
+
+// claimed is how much of each app counter this process has attributed to
+// some attempt. mr.Counter's registry is process-wide, so this is too:
+// two Run calls in one process (as in tests) share it, and an increment is
+// never attributed twice.
+var claimed struct {
+	mu   sync.Mutex       // guards last, and orders claims
+	last map[string]int64 // mr.CounterValues() at the latest claim
+}
+
+// claim attributes to p every increment of the app's counters made in
+// this process since the latest claim, and returns p's counters so far: a
+// new map, every counter the app has made included, or nil when it has
+// made none. Each heartbeat claims, and so does the report, after the
+// heartbeat has stopped.
+//
+// With one task at a time in the process (--slots 1), an increment is
+// made by the attempt that claims it, so each attempt's counters are
+// exact. With several slots, each increment is still attributed exactly
+// once, but to whichever running attempt claims next, which may be a
+// concurrent task's. The job's totals, which sum committed attempts only,
+// stay exact as long as every attempt commits; an attempt that fails or
+// is lost may carry away a concurrent task's increments, or leave some of
+// its own to one that commits. So with --slots above 1, totals are exact
+// only when no attempt fails or is lost.
+func (p *progress) claim() map[string]int64 {
+	claimed.mu.Lock()
+	defer claimed.mu.Unlock()
+	now := mr.CounterValues()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for name, v := range now {
+		if p.counters == nil {
+			p.counters = make(map[string]int64, len(now))
+		}
+		p.counters[name] += v - claimed.last[name]
+	}
+	claimed.last = now
+	return maps.Clone(p.counters)
+}
+
+// The built-in counters each kind of task publishes while it runs.
+var (
+	mapStats = []mr.Stat{mr.MapInputRecords, mr.MapInputBytes, mr.MapOutputRecords, mr.MapOutputBytes,
+		mr.CombineInputRecords, mr.CombineOutputRecords, mr.SpilledRecords, mr.SpilledBytes, mr.MapSpills}
+	sampleStats = []mr.Stat{mr.MapInputRecords, mr.MapInputBytes}
+	reduceStats = []mr.Stat{mr.SpilledRecords, mr.SpilledBytes, mr.ReduceInputGroups, mr.ReduceInputRecords,
+		mr.OutputRecords, mr.OutputBytes}
+)
