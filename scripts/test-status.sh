@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end test of the status page: a real `mr run` job, slowed by
-# apps/slow, serves its page with --http; the test reads /api/job with curl
+# testdata/apps/slow, serves its page with --http; the test reads /api/job with curl
 # and loads the page in headless Chromium, in the middle of the job and
 # after it, and checks what the rendered DOM shows (the hooks are listed at
 # the top of master/page/index.html). Screenshots go to bin/test-status/.
