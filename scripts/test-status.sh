@@ -201,9 +201,15 @@ check_output() {
 }
 
 # stop_job: SIGTERM during the grace period; mr run must exit 0 (the job
-# succeeded) within 10 s, long before the grace runs out.
+# succeeded) within 10 s, long before the grace runs out. The signal goes
+# to mr run itself, as kill PID would: timeout would pass it on to mr run
+# and then again to its whole process group, and mr run takes a second
+# signal as "stop now", exiting 143.
 stop_job() {
-	kill -TERM "$RUN" 2>/dev/null
+	local mr
+	mr=$(ps -o pid= --ppid "$RUN" | awk 'NR == 1 { print $1 }')
+	[[ -n $mr ]] || { fail stop "mr run had exited before SIGTERM"; return; }
+	kill -TERM "$mr"
 	local deadline=$((SECONDS + 10))
 	while ((SECONDS < deadline)) && kill -0 "$RUN" 2>/dev/null; do sleep 0.1; done
 	if kill -0 "$RUN" 2>/dev/null; then
