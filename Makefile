@@ -10,7 +10,7 @@ export CGO_ENABLED := 1
 APP_DIRS := $(patsubst %/,%,$(wildcard apps/*/ testdata/apps/*/))
 TEST_APPS := ./testdata/apps/...
 
-.PHONY: all build apps test vet unit harness netns demo bench clean
+.PHONY: all build apps test vet unit harness status netns demo bench clean
 
 all: build apps
 
@@ -34,12 +34,17 @@ unit:
 harness: build apps
 	scripts/test-mr.sh
 
+# The status page, its API and metrics, on a real job: in headless
+# Chromium, and checked by promtool, when they are installed.
+status: build apps
+	scripts/test-status.sh
+
 # A four-host cluster in network namespaces; as root with ip and unshare,
 # else it says why it skips.
 netns: build apps
 	scripts/netns-cluster.sh
 
-test: vet unit harness netns
+test: vet unit harness status netns
 
 demo: build apps
 	@rm -rf bin/demo && mkdir -p bin/demo

@@ -41,6 +41,8 @@ if [[ -z ${CHROMIUM+set} ]]; then
 	CHROMIUM=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
 fi
 [[ -n $CHROMIUM ]] || echo "test-status: SKIP browser (chromium not installed; apt-get install chromium)"
+PROMTOOL=$(command -v promtool || true)
+[[ -n $PROMTOOL ]] || echo "test-status: SKIP promtool (not installed; apt-get install prometheus)"
 
 WORK=$(mktemp -d /tmp/test-status.XXXXXX)
 JOB=$WORK/job # mr run runs here, with --out $JOB/out
@@ -135,12 +137,11 @@ start_job() {
 # Checks run at three points; add yours to these lists. Each is a function
 # that calls pass or fail, and may use $URL, $JOB (mr run's directory; its
 # --out is $JOB/out), api and jget, and browser, dom_text and dom_attr
-# (when $CHROMIUM is set). Still to come: promtool check metrics on
-# /metrics, a refusal without the token, `mr status`, $JOB/out/mr-job.json
-# and _SUCCESS.
-MID_CHECKS=(check_mid_page)                  # the map phase is partly done
-DONE_CHECKS=(check_done_api check_done_page) # the job is over; the page is still served (--http-grace)
-AFTER_CHECKS=(check_output)                  # mr run has exited after SIGTERM
+# (when $CHROMIUM is set). The refusal of requests without the token on
+# a non-loopback address is tested in master/http_test.go.
+MID_CHECKS=(check_mid_page check_mid_status check_metrics)                # the map phase is partly done
+DONE_CHECKS=(check_done_api check_done_page check_metrics check_summary) # the job is over; the page is still served (--http-grace)
+AFTER_CHECKS=(check_output check_status_file)                           # mr run has exited after SIGTERM
 
 check_mid_page() {
 	[[ -n $CHROMIUM ]] || return 0
@@ -157,6 +158,67 @@ check_mid_page() {
 		page_fail mid-job/page mid-job "the $phase phase's progress bar is at '$v', want between 0 and 1"
 	else
 		pass "mid-job/page ($phase at $v; bin/test-status/mid-job.png)"
+	fi
+}
+
+# check_mid_status: mr status reads the running job from its master.
+check_mid_status() {
+	local out
+	if ! out=$(timeout -k 2 20 "$MR" status "${URL#http://}" 2>&1); then
+		fail mid/status "mr status exited non-zero: $out"
+	elif ! grep -q "^job running, map phase" <<<"$out" || ! grep -q "^  map .*%" <<<"$out" || ! grep -q "map_input_records" <<<"$out"; then
+		fail mid/status "mr status did not show a running map phase with its counters: $(head -3 <<<"$out" | tr '\n' '|')"
+	else
+		pass mid/status
+	fi
+}
+
+# check_metrics: /metrics is valid Prometheus text, as promtool lints it,
+# and carries the job's own families.
+check_metrics() {
+	local m=$WORK/metrics.txt out
+	curl -fsS --max-time 5 -o "$m" "${URL}metrics" || { fail metrics "GET /metrics failed"; return; }
+	for family in mr_tasks mr_attempts_total mr_workers mr_task_duration_seconds_bucket mr_map_input_bytes_total mr_shuffle_bytes_total mr_output_bytes_total; do
+		grep -q "^$family[ {]" "$m" || { fail metrics "no $family in /metrics"; return; }
+	done
+	if [[ -n $PROMTOOL ]] && ! out=$("$PROMTOOL" check metrics <"$m" 2>&1); then
+		fail metrics "promtool check metrics: $(head -3 <<<"$out" | tr '\n' ' ')"
+		return
+	fi
+	pass "metrics (${PROMTOOL:+promtool clean, }$(grep -c '^mr_' "$m") mr_ samples)"
+}
+
+# check_summary: the finished job left mr-job.json, with every task and
+# its attempts, and _SUCCESS, created after every mr-out-*.
+check_summary() {
+	local out=$JOB/out sum=$JOB/out/mr-job.json lines
+	lines=$(awk 'END { print NR }' "${INPUTS[@]}")
+	if [[ ! -f $sum ]]; then
+		fail summary "no mr-job.json in --out"
+	elif [[ $(jq -r .state "$sum") != succeeded || $(jq -r .counters.builtin.map_input_records "$sum") != "$lines" ]]; then
+		fail summary "mr-job.json: state $(jq -r .state "$sum"), map_input_records $(jq -r .counters.builtin.map_input_records "$sum"); want succeeded and $lines"
+	elif [[ $(jq '[.tasks.tasks[] | select(.state == "done" and (.history | length) >= 1)] | length' "$sum") != $(jq '[.phases[].tasks] | add' "$sum") ]]; then
+		fail summary "mr-job.json does not list every task, done, with its attempts"
+	elif [[ $(jq -r '.job.flags["split-size"]' "$sum") != "$SPLIT" || $(jq '.job.inputs | length' "$sum") != "${#INPUTS[@]}" ]]; then
+		fail summary "mr-job.json: job flags or inputs wrong: $(jq -c .job.flags "$sum" | head -c 200)"
+	elif [[ ! -f $out/_SUCCESS || -s $out/_SUCCESS ]]; then
+		fail summary "no empty _SUCCESS in --out"
+	elif [[ -n $(find "$out" -name 'mr-out-*' -newer "$out/_SUCCESS") || $out/mr-job.json -nt $out/_SUCCESS ]]; then
+		fail summary "_SUCCESS is older than some output file: it must come last"
+	else
+		pass "summary (mr-job.json, _SUCCESS last)"
+	fi
+}
+
+# check_status_file: after the job, mr status reads its --out.
+check_status_file() {
+	local out
+	if ! out=$(timeout -k 2 20 "$MR" status "$JOB/out" 2>&1); then
+		fail status/file "mr status OUT exited non-zero: $out"
+	elif ! grep -q "^job succeeded" <<<"$out"; then
+		fail status/file "mr status OUT: $(head -1 <<<"$out")"
+	else
+		pass status/file
 	fi
 }
 

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -27,6 +28,10 @@ Usage:
 INPUTS are files, directories (every regular file below them) or globs.
 Run 'mr COMMAND --help' for a command's flags.
 `
+
+// secondSignal is how long after a first signal another one counts as the
+// same request to stop.
+const secondSignal = 500 * time.Millisecond
 
 // exitError carries an exit status out of a command.
 type exitError struct {
@@ -61,9 +66,11 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// After the first signal, restore the default action, so that a
-	// second Ctrl-C ends a process stuck in app code at once.
-	context.AfterFunc(ctx, stop)
+	// A second Ctrl-C ends a process stuck in app code at once: a moment
+	// after the first signal, the default action comes back. Not at once,
+	// since one stop can arrive as two signals: timeout(1) signals its
+	// child and then its whole process group, which holds the child too.
+	context.AfterFunc(ctx, func() { time.AfterFunc(secondSignal, stop) })
 	err := cmd(ctx, os.Args[2:])
 	if err == nil {
 		return
