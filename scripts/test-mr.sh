@@ -18,6 +18,7 @@ for f in "$MR" "$APPS/wc.so"; do
 	[[ -x $f || -f $f ]] || { echo "test-mr: $f is missing; run 'make build apps' first" >&2; exit 1; }
 done
 ((${#INPUTS[@]} > 0)) || { echo "test-mr: no testdata/text-*.txt inputs" >&2; exit 1; }
+command -v jq >/dev/null || { echo "test-mr: needs jq to read job summaries (apt-get install jq)" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/test-mr.XXXXXX)
 PIDS=()
@@ -198,7 +199,21 @@ scenario_crash() {
 		PIDS+=($!)
 	done
 	wait "$m" || { fail crash "master exited $?: $(tail -1 master.log)"; return; }
-	same crash && pass crash
+	same crash && counted crash && pass crash
+}
+
+# counted NAME: the job summary in . counts each task once, though crashes
+# ran many twice: the crash app's "lines" and the engine's
+# map_input_records equal the inputs' lines, and its "keys" the 4 keys.
+counted() {
+	local sum=mr-job.json lines got
+	lines=$(awk 'END { print NR }' "${INPUTS[@]}")
+	[[ -f $sum ]] || { fail "$1" "no mr-job.json"; return 1; }
+	got=$(jq -r '"\(.counters.user.lines) \(.counters.builtin.map_input_records) \(.counters.user.keys)"' "$sum")
+	if [[ $got != "$lines $lines 4" ]]; then
+		fail "$1" "counters lines, map_input_records, keys = $got; want $lines $lines 4 ($(jq -r .counters.builtin.attempts_lost "$sum") attempts lost)"
+		return 1
+	fi
 }
 
 # wait_for_log FILE PATTERN: wait, up to 20 s, until FILE has a line
@@ -403,7 +418,7 @@ scenario_run_crash() {
 	reference nocrash || { fail run-crash "mr seq failed"; return; }
 	timeout -k 2 "$T" "$MR" run --workers 3 --task-timeout 2s --out . "$APPS/crash.so" "${INPUTS[@]}" 2>run.log ||
 		{ fail run-crash "mr run exited $?: $(tail -1 run.log)"; return; }
-	same run-crash && pass run-crash
+	same run-crash && counted run-crash && pass run-crash
 }
 
 # expect_error NAME WANT CMD...: CMD must exit non-zero within the time

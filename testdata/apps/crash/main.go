@@ -12,6 +12,11 @@
 //	d xyzzy...       one "xyzzy" per map split
 //
 // with each line's values sorted as strings and separated by spaces.
+//
+// It also counts, before it may crash, the lines of input each Map call
+// sees ("lines") and the keys Reduce is called for ("keys"), so that a
+// test can check that the job's counters count each task once, however
+// often it ran: "lines" must equal the input's lines, and "keys" 4.
 package main
 
 import (
@@ -37,7 +42,14 @@ func maybeCrash() {
 	}
 }
 
+var lines, keys = mr.Counter("lines"), mr.Counter("keys")
+
 func Map(filename string, contents string) []mr.KeyValue {
+	n := strings.Count(contents, "\n")
+	if contents != "" && !strings.HasSuffix(contents, "\n") {
+		n++
+	}
+	lines.Add(int64(n))
 	maybeCrash()
 	return []mr.KeyValue{
 		{Key: "a", Value: filename},
@@ -50,6 +62,7 @@ func Map(filename string, contents string) []mr.KeyValue {
 // Reduce sorts a copy of the values, leaving the order it was given alone,
 // and joins them with spaces.
 func Reduce(key string, values []string) string {
+	keys.Add(1)
 	maybeCrash()
 	vs := slices.Clone(values)
 	slices.Sort(vs)
