@@ -366,16 +366,49 @@ victim() {
 	echo "$v"
 }
 
+# The master also serves its status page on its network address, which
+# needs the job's secret; once the job is over (the page stays up for
+# --http-grace), a worker host reads it with mr status, with the secret and
+# without, and the job summary must count the inputs' lines exactly and
+# show map output fetched host to host.
 scenario_all_up() {
 	scene all-up
 	W=()
-	start_master wc --nreduce 4
+	local http=$SUBNET.1:7080
+	start_master wc --nreduce 4 --http "$http" --http-grace 60s
 	for h in "${HOSTS[@]}"; do start_worker "$h"; done
-	finish all-up "$M/ref-wc" || return
+	local seen=0
+	if ! until_ok 60 test -f out/_SUCCESS; then
+		fail all-up "no out/_SUCCESS within 60 s: $(tail -1 master.log)"
+	elif status_from_host all-up 1 "$http"; then
+		seen=1
+	fi
+	kill -TERM "$MPID" 2>/dev/null # ends the grace period; the job's status stays 0
+	finish all-up "$M/ref-wc" && ((seen)) || return
 	local busy=0
 	for h in "${HOSTS[@]}"; do grep -q "task .*: start" "h$h.log" && busy=$((busy + 1)); done
 	((busy >= 2)) || { fail all-up "only $busy host ran tasks"; return; }
+	local lines got
+	lines=$(cat "$M"/in/* | awk 'END { print NR }')
+	got=$(jq -r '"\(.counters.builtin.map_input_records) \(.counters.builtin.shuffle_bytes_fetched > 0)"' out/mr-job.json)
+	[[ $got == "$lines true" ]] || { fail all-up "mr-job.json: map_input_records and fetched bytes = $got; want $lines and true"; return; }
 	pass all-up
+}
+
+# status_from_host NAME N ADDR: on host N, mr status reads the master's page
+# at ADDR with the job's secret, and is refused without it.
+status_from_host() {
+	local name=$1 n=$2 addr=$3
+	on "$n" ./mr status --secret-file ./job.key "$addr"
+	if ! "${ON[@]}" >"status-h$n.txt" 2>&1 || ! grep -q "^job succeeded" "status-h$n.txt"; then
+		fail "$name" "mr status from h$n with the secret: $(head -1 "status-h$n.txt")"
+		return 1
+	fi
+	on "$n" ./mr status "$addr"
+	if "${ON[@]}" >"status-nosecret-h$n.txt" 2>&1 || ! grep -q "needs the job's secret" "status-nosecret-h$n.txt"; then
+		fail "$name" "mr status from h$n without the secret was not refused: $(head -1 "status-nosecret-h$n.txt")"
+		return 1
+	fi
 }
 
 # Reduces sleep 1 ms a key, some 2.5 s in all per host, long enough to kill
