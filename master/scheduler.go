@@ -395,6 +395,7 @@ func (s *Scheduler) Complete(rep mr.ReportArgs, now time.Time) Outcome {
 		t.lastErr = rep.Failure
 		if t.failures >= s.cfg.MaxAttempts {
 			s.fail(t, fmt.Sprintf("failed %d times; last error: %s", t.failures, rep.Failure))
+			s.settle(t) // idle, not running: nothing of it is in flight
 			return JobFailed
 		}
 		s.settle(t)

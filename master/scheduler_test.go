@@ -16,7 +16,7 @@ func newTestScheduler(nMap, nReduce int) *Scheduler {
 	for i := range tasks {
 		tasks[i] = []mr.Split{{File: fmt.Sprintf("in-%d", i), Length: 10, Whole: true}}
 	}
-	return NewScheduler(Config{Tasks: tasks, NReduce: nReduce, TaskTimeout: 10 * time.Second, WorkerTimeout: time.Hour, MaxAttempts: 3, MaxLost: 5})
+	return NewScheduler(Config{Tasks: tasks, NReduce: nReduce, TaskTimeout: 10 * time.Second, WorkerTimeout: time.Hour, MaxAttempts: 3, MaxLost: 5, Start: t0})
 }
 
 // index is a partition index for n partitions of 10 bytes each.

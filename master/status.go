@@ -14,7 +14,7 @@ import (
 // add to them, never rename one.
 type JobStatus struct {
 	State    string        `json:"state"` // running, succeeded or failed
-	Phase    string        `json:"phase"` // sample, map, reduce or done
+	Phase    string        `json:"phase"` // sample, map, reduce or done; a failed job's is where it failed
 	Failure  string        `json:"failure,omitempty"`
 	Started  time.Time     `json:"started"`
 	Ended    *time.Time    `json:"ended,omitempty"`
@@ -232,9 +232,9 @@ func (s *Scheduler) Snapshot(now time.Time, q Query) JobStatus {
 				continue
 			}
 			if page.Total >= page.Offset && (page.Limit < 0 || len(page.Tasks) < page.Limit) {
-				ts := s.taskStatus(t, progress, now)
+				ts := s.taskStatus(t, progress, end)
 				if q.History {
-					ts.History = history(t, now)
+					ts.History = history(t, end)
 				}
 				page.Tasks = append(page.Tasks, ts)
 			}
@@ -270,8 +270,9 @@ func (s *Scheduler) Snapshot(now time.Time, q Query) JobStatus {
 		page.Tasks = []TaskStatus{}
 	}
 	js.Tasks = page
+	// The phase that has tasks left: where the job is, or where it failed.
 	js.Phase = "done"
-	if !s.Over() {
+	if !s.Done() {
 		for _, ps := range js.Phases {
 			if ps.Done < ps.Tasks {
 				js.Phase = ps.Kind

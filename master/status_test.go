@@ -219,3 +219,28 @@ func mustAssignB(b *testing.B, s *Scheduler, w string) mr.Task {
 	}
 	return task
 }
+
+func TestFailedJobSnapshot(t *testing.T) {
+	s := newTestScheduler(2, 1) // MaxAttempts 3
+	m1 := mustAssign(t, s, "a", t0, mr.MapTask, 0)
+	mustAssign(t, s, "b", t0, mr.MapTask, 1)
+	for n := range 3 {
+		now := t0.Add(time.Duration(n) * time.Second)
+		if n > 0 {
+			m1 = mustAssign(t, s, "a", now, mr.MapTask, 0)
+		}
+		s.Complete(mr.ReportArgs{Worker: "a", Task: m1.TaskRef, Failure: "boom"}, now)
+	}
+	// Ten seconds later, the job ended at t0+2s: the snapshot does not age.
+	js := s.Snapshot(t0.Add(12*time.Second), Query{})
+	if js.State != "failed" || js.Phase != "map" || js.Elapsed != 2 {
+		t.Fatalf("state %s, phase %s, elapsed %v; want failed in the map phase after 2 s", js.State, js.Phase, js.Elapsed)
+	}
+	m0, mb := js.Tasks.Tasks[0], js.Tasks.Tasks[1]
+	if m0.State != "idle" || m0.Failures != 3 {
+		t.Fatalf("the failed task: %+v; want idle, 3 failures", m0)
+	}
+	if mb.State != "running" || mb.Seconds != 2 {
+		t.Fatalf("the task in flight when the job failed: %+v; want running for 2 s, the job's whole life", mb)
+	}
+}
