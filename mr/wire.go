@@ -38,14 +38,29 @@ func (k TaskKind) String() string {
 }
 
 // Split is a map task's input: Length bytes of File starting at Offset. A
-// split holds the lines that start inside it, so a reader of a split that
-// does not start at 0 skips the partial line before its first newline, and
-// finishes the line that straddles its end.
+// text split holds the lines that start inside it, so a reader of a split
+// that does not start at 0 skips the partial line before its first newline,
+// and finishes the line that straddles its end.
+//
+// A columnar split (Format "parquet" or "arrow") is Count row groups or
+// record batches of File from First on, read as one text line per row (see
+// internal/format). Its Offset is where its first row group starts in the
+// file and its Length the uncompressed size of the selected columns in its
+// row groups, about the size of the text Map sees, which is what the master
+// weighs progress by. A Split is comparable, so it can be a map key.
 type Split struct {
 	File   string
 	Offset int64
 	Length int64
 	Whole  bool // the split is the whole file, so its lines need no trimming
+	// Format names the reader: "" for text, "parquet" or "arrow".
+	Format string
+	// First and Count select row groups (Parquet) or record batches
+	// (Arrow): [First, First+Count). Unused for text.
+	First, Count int
+	// Columns is the projection, comma-separated; "" reads every column.
+	// Unused for text.
+	Columns string
 }
 
 // Segment is one map task's sorted run for one partition: Length bytes of
