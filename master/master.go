@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"gomr.dev/internal/auth"
+	"gomr.dev/internal/format"
 	"gomr.dev/internal/inputs"
 	"gomr.dev/internal/scratch"
 	"gomr.dev/mr"
@@ -57,6 +58,11 @@ type Options struct {
 	// App, when set, is the job's app plugin: the master serves it to
 	// workers started without one, and refuses workers that run another.
 	App string
+	// Output is the format of the job's output files: text (the default),
+	// parquet or arrow; see internal/format. Compression is the codec of
+	// Parquet output: zstd (the default), snappy, gzip or none.
+	Output      string
+	Compression string
 	// HTTP, when set, is where to serve the status page, its JSON API
 	// and Prometheus metrics (host:port). Anything but a loopback address
 	// requires Secret, from which the page's token is derived.
@@ -121,7 +127,10 @@ func (o *Options) validate() error {
 	case o.MergeFactor < 2:
 		return fmt.Errorf("--merge-factor %d: must be at least 2", o.MergeFactor)
 	}
-	return nil
+	if _, err := format.OutputNamed(o.Output); err != nil {
+		return err
+	}
+	return format.CheckOptions(format.OutputOptions{Compression: o.Compression})
 }
 
 // maxPollWait bounds how long GetTask holds a worker that has nothing to
@@ -167,6 +176,7 @@ type Master struct {
 	app    mr.GetAppReply    // the app served to workers; empty without --app
 	splits map[mr.Split]bool // the job's splits, which ReadSplit may serve
 
+	ext  string        // what output file names end with, for the output format
 	spec JobSpec       // what the job was asked to do, for the status page and the summary
 	http *statusServer // nil without Options.HTTP
 
@@ -253,6 +263,8 @@ func New(opt Options) (*Master, error) {
 		m.addr = tcp.String()
 	}
 	m.spec = jobSpec(opt)
+	f, _ := format.OutputNamed(opt.Output) // validate checked it
+	m.ext = f.Ext()
 	if opt.HTTP != "" {
 		if err := m.startHTTP(); err != nil {
 			ln.Close()
@@ -285,7 +297,7 @@ const (
 	SuccessFile = "_SUCCESS"
 )
 
-var outputName = regexp.MustCompile(`^(mr-out-[0-9]+|` + SummaryFile + `|` + SuccessFile + `)$`)
+var outputName = regexp.MustCompile(`^(mr-out-[0-9]+(\.parquet|\.arrow)?|` + SummaryFile + `|` + SuccessFile + `)$`)
 
 // removeOldOutput deletes the output files left by an earlier job,
 // _SUCCESS first, so the directory never mixes this job's output with
@@ -603,6 +615,7 @@ func (s *service) GetTask(args mr.GetTaskArgs, reply *mr.GetTaskReply) error {
 				task.MergeFactor = m.opt.MergeFactor
 				task.ShipInputs = m.opt.ShipInputs
 				task.CollectOutput = m.opt.CollectOutput
+				task.Output, task.Compression = m.opt.Output, m.opt.Compression
 				reply.Task = task
 			}
 			return nil
@@ -728,7 +741,7 @@ func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 	case outcome == Accepted && args.Task.Kind == mr.ReduceTask:
 		// Commit outside the lock: the task is in taskCommitting, so no
 		// other attempt can commit meanwhile and the job cannot end.
-		final := filepath.Join(m.outDir, fmt.Sprintf("mr-out-%d", args.Task.ID))
+		final := filepath.Join(m.outDir, fmt.Sprintf("mr-out-%d%s", args.Task.ID, m.ext))
 		err := os.Rename(args.Output, final)
 		m.mu.Lock()
 		if m.sched.Committed(args.Task.ID, err, time.Now()) == Retrying {

@@ -51,3 +51,9 @@ func RangePartition(key string, nReduce int) int {
 	p := sort.Search(len(c), func(i int) bool { return c[i] > key })
 	return max(min(p, nReduce-1), 0)
 }
+
+// ValueTypeFunc is the optional ValueType export: the type of the value
+// column when the job writes Parquet or Arrow output (--output-format),
+// "string" (the default), "int64", "float64" or "bool". Each Reduce result
+// must then parse as that type, or the reduce attempt fails.
+type ValueTypeFunc = func() string

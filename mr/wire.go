@@ -114,6 +114,11 @@ type Task struct {
 	// Cuts are the range partition's cut points, for the worker to pass to
 	// SetCuts before it runs the task; nil when the job has no sample phase.
 	Cuts []string
+	// Output, for a reduce task, is the format to write (see
+	// internal/format: text, parquet or arrow), and Compression the
+	// codec of Parquet output.
+	Output      string
+	Compression string
 }
 
 // Action tells a polling worker what to do next.

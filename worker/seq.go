@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"bufio"
 	"fmt"
 	"maps"
 	"os"
@@ -9,17 +8,30 @@ import (
 	"slices"
 
 	"gomr.dev/internal/app"
+	"gomr.dev/internal/format"
 	"gomr.dev/mr"
 )
 
+// SeqOptions configure Sequential.
+type SeqOptions struct {
+	Params map[string]string // the job's parameters, for mr.Param
+	// Output is the output format (see internal/format; "" is text), and
+	// Compression the codec of Parquet output.
+	Output, Compression string
+}
+
 // Sequential runs a whole job in this process, the plain way: Map over
 // each file whole, each key's values gathered in emission order, then
-// Reduce per key in key order. It writes outDir/mr-out-0 through a
-// temporary file and never applies Combine. It is the reference that
+// Reduce per key in key order. It writes outDir/mr-out-0 (with the output
+// format's extension) through a temporary file and never applies Combine. It is the reference that
 // distributed runs must equal, so it shares no data-plane code with them;
 // it holds every value in memory, about 16 bytes each plus their bytes.
-func Sequential(a *app.App, files []string, outDir string, params map[string]string) error {
-	mr.SetParams(params)
+func Sequential(a *app.App, files []string, outDir string, o SeqOptions) error {
+	spec := mr.Task{Output: o.Output, Compression: o.Compression, NReduce: 1} // one partition, 0
+	if _, err := format.OutputNamed(o.Output); err != nil {
+		return err
+	}
+	mr.SetParams(o.Params)
 	groups := make(map[string][]string)
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -35,14 +47,18 @@ func Sequential(a *app.App, files []string, outDir string, params map[string]str
 	}
 	keys := slices.Sorted(maps.Keys(groups))
 
-	final := filepath.Join(outDir, "mr-out-0")
+	f, _ := format.OutputNamed(o.Output)
+	final := filepath.Join(outDir, "mr-out-0"+f.Ext())
 	tmp, err := os.CreateTemp(outDir, ".mr-out-0-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	w := bufio.NewWriterSize(tmp, 256<<10)
+	w, err := newRowWriter(a, spec, tmp)
+	if err != nil {
+		return err
+	}
 	for _, k := range keys {
 		values := groups[k]
 		var out string
@@ -54,10 +70,12 @@ func Sequential(a *app.App, files []string, outDir string, params map[string]str
 		if err != nil {
 			return fmt.Errorf("Reduce(%.80q): %w", k, err)
 		}
-		fmt.Fprintf(w, "%s %s\n", k, out)
+		if err := w.Write(k, out); err != nil {
+			return err
+		}
 		delete(groups, k) // let the collector have them
 	}
-	if err := w.Flush(); err != nil {
+	if err := w.Close(); err != nil {
 		return err
 	}
 	if err := tmp.Close(); err != nil {

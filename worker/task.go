@@ -1,16 +1,17 @@
 package worker
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"unsafe"
 
 	"gomr.dev/internal/app"
+	"gomr.dev/internal/format"
 	"gomr.dev/internal/shuffle"
 	"gomr.dev/mr"
 )
@@ -218,7 +219,11 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 		return rep
 	}
 	defer out.Close()
-	bw := bufio.NewWriterSize(out, 256<<10)
+	rows, err := newRowWriter(a, t, out)
+	if err != nil {
+		rep.Failure = err.Error()
+		return rep
+	}
 	var values []string
 	var groups, outLines, outBytes int64
 	count := func() {
@@ -241,10 +246,10 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 			rep.Failure = fmt.Sprintf("Reduce(%.80q): %v", key, err)
 			return rep
 		}
-		bw.WriteString(key)
-		bw.WriteByte(' ')
-		bw.WriteString(v)
-		bw.WriteByte('\n')
+		if err := rows.Write(key, v); err != nil {
+			rep.Failure = err.Error()
+			return rep
+		}
 		outLines++
 		outBytes += int64(len(key) + 1 + len(v) + 1)
 		if groups%reduceEvery == 0 {
@@ -255,9 +260,16 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 		rep.Failure = fmt.Sprintf("read map output: %v", err)
 		return rep
 	}
-	if err := bw.Flush(); err != nil {
-		rep.Failure = err.Error()
+	if err := rows.Close(); err != nil {
+		rep.Failure = fmt.Sprintf("write output: %v", err)
 		return rep
+	}
+	if t.Output != "" && t.Output != "text" {
+		// A columnar file's size is what it holds; the count so far was
+		// the rows' text.
+		if fi, err := out.Stat(); err == nil {
+			outBytes = fi.Size()
+		}
 	}
 	if t.CollectOutput {
 		if name, err = send(out, t.TaskRef, env.put); err != nil {
@@ -270,6 +282,25 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 	}
 	rep.Output = name
 	return rep
+}
+
+// newRowWriter writes a reduce task's rows to out in the job's output
+// format, typed as the app's ValueType, with the app, the number of
+// reduce tasks and the partition in the file's metadata.
+func newRowWriter(a *app.App, t mr.Task, out *os.File) (format.RowWriter, error) {
+	f, err := format.OutputNamed(t.Output)
+	if err != nil {
+		return nil, err
+	}
+	return f.NewWriter(out, format.OutputOptions{
+		ValueType:   a.ValueType,
+		Compression: t.Compression,
+		Metadata: map[string]string{
+			"gomr.app":       filepath.Base(a.Path),
+			"gomr.nreduce":   strconv.Itoa(t.NReduce),
+			"gomr.partition": strconv.Itoa(t.ID),
+		},
+	})
 }
 
 // outputPiece is how much reduce output one PutOutput call carries.

@@ -82,6 +82,10 @@ func count(key, v string) int {
 	return n
 }
 
+// ValueType makes the value column of Parquet and Arrow output a 64-bit
+// integer, so that a query can sort and sum the counts.
+func ValueType() string { return "int64" }
+
 // main never runs: an app is loaded as a plugin. It is here so that
 // `go build ./...` can build the package too.
 func main() {}

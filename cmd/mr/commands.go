@@ -16,6 +16,7 @@ import (
 
 	"gomr.dev/internal/app"
 	"gomr.dev/internal/auth"
+	"gomr.dev/internal/format"
 	"gomr.dev/internal/inputs"
 	"gomr.dev/master"
 	"gomr.dev/mr"
@@ -36,6 +37,29 @@ type jobFlags struct {
 	secretFile    string
 	http          string
 	httpGrace     time.Duration
+	output        outputFlags
+}
+
+// outputFlags choose the format of a job's output files.
+type outputFlags struct {
+	format      string
+	compression string
+}
+
+func (o *outputFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&o.format, "output-format", "text", "format of the mr-out-* files: text (key value lines), parquet or arrow (Arrow IPC file)")
+	fs.StringVar(&o.compression, "parquet-compression", "zstd", "codec of Parquet output pages: zstd, snappy, gzip or none")
+}
+
+// check turns a format or codec the writers do not know into a usage error.
+func (o *outputFlags) check(fs *pflag.FlagSet) error {
+	if _, err := format.OutputNamed(o.format); err != nil {
+		return usageError(fs, "%v", err)
+	}
+	if err := format.CheckOptions(format.OutputOptions{Compression: o.compression}); err != nil {
+		return usageError(fs, "%v", err)
+	}
+	return nil
 }
 
 func (j *jobFlags) register(fs *pflag.FlagSet) {
@@ -51,6 +75,7 @@ func (j *jobFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&j.params, "param", nil, "job parameter name=value for the app (mr.Param); repeatable")
 	fs.StringVar(&j.secretFile, "secret-file", "", "file holding a shared secret every worker must prove (at least 16 bytes)")
 	fs.DurationVar(&j.httpGrace, "http-grace", 0, "keep serving the status page this long after the job ends")
+	j.output.register(fs)
 }
 
 // parse parses a job command's flags, checks them, and returns the job
@@ -87,7 +112,7 @@ func (j *jobFlags) check(fs *pflag.FlagSet) error {
 	case j.httpGrace > 0 && j.http == "":
 		return usageError(fs, "--http-grace needs --http")
 	}
-	return nil
+	return j.output.check(fs)
 }
 
 // hostPort reports whether addr is host:port with a numeric port.
@@ -118,6 +143,8 @@ func (j *jobFlags) options(fs *pflag.FlagSet, files []string, params map[string]
 	return master.Options{
 		Flags:         flags,
 		HTTP:          j.http,
+		Output:        j.output.format,
+		Compression:   j.output.compression,
 		HTTPGrace:     j.httpGrace,
 		Inputs:        files,
 		NReduce:       j.nReduce,
@@ -340,7 +367,12 @@ func seqCmd(ctx context.Context, args []string) error {
 	fs := newFlags("seq", "[flags] APP.so INPUTS...")
 	out := fs.String("out", ".", "directory for mr-out-0")
 	paramList := fs.StringArray("param", nil, "job parameter name=value for the app (mr.Param); repeatable")
+	var output outputFlags
+	output.register(fs)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := output.check(fs); err != nil {
 		return err
 	}
 	params, err := parseParams(fs, *paramList)
@@ -361,5 +393,5 @@ func seqCmd(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	return worker.Sequential(a, files, *out, params)
+	return worker.Sequential(a, files, *out, worker.SeqOptions{Params: params, Output: output.format, Compression: output.compression})
 }

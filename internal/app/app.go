@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"gomr.dev/internal/format"
 	"gomr.dev/mr"
 )
 
@@ -31,6 +32,9 @@ type App struct {
 	Combine    mr.CombineFunc    // nil when the plugin exports none
 	Partition  mr.PartitionFunc  // mr.DefaultPartition when the plugin exports none
 	SampleSize mr.SampleSizeFunc // nil when the plugin exports none
+	// ValueType is what the plugin's ValueType returned, checked: the
+	// value column's type in columnar output; "" when it exports none.
+	ValueType string
 }
 
 // Classes of Load errors, for errors.Is. The messages of the errors Load
@@ -55,6 +59,7 @@ const (
 	sigCombine   = "func Combine(key string, values []string) string"
 	sigPartition = "func Partition(key string, nReduce int) int"
 	sigSample    = "func SampleSize() int"
+	sigValueType = "func ValueType() string"
 )
 
 // Advice that ends the messages.
@@ -311,7 +316,30 @@ func resolve(path string, lookup lookupFunc) (*App, error) {
 	if a.SampleSize, err = export[mr.SampleSizeFunc](path, lookup, "SampleSize", sigSample, false); err != nil {
 		return nil, err
 	}
+	valueType, err := export[mr.ValueTypeFunc](path, lookup, "ValueType", sigValueType, false)
+	if err != nil {
+		return nil, err
+	}
+	if valueType != nil {
+		if a.ValueType, err = callValueType(valueType); err != nil {
+			return nil, newError(ErrNotApp, nil, "app %s: ValueType: %v", path, err)
+		}
+	}
 	return a, nil
+}
+
+// callValueType calls an app's ValueType and checks its answer.
+func callValueType(f mr.ValueTypeFunc) (vt string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	vt = f()
+	if !slices.Contains(format.ValueTypes, vt) {
+		return "", fmt.Errorf("returned %q; want one of %s", vt, strings.Join(format.ValueTypes, ", "))
+	}
+	return vt, nil
 }
 
 // export looks up the export name, which must be a func of type F, or a

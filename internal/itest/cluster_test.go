@@ -75,7 +75,7 @@ func sortedOutput(t *testing.T, dir string) []string {
 func reference(t *testing.T, a *app.App, files []string) []string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := worker.Sequential(a, files, dir, nil); err != nil {
+	if err := worker.Sequential(a, files, dir, worker.SeqOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return sortedOutput(t, dir)

@@ -78,7 +78,7 @@ func TestSampledRangePartitionSortsGlobally(t *testing.T) {
 	files := writeRecords(t, t.TempDir(), 5, 1500)
 	a := sortApp(2000)
 	ref := t.TempDir()
-	if err := worker.Sequential(a, files, ref, nil); err != nil {
+	if err := worker.Sequential(a, files, ref, worker.SeqOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	want, _ := os.ReadFile(filepath.Join(ref, "mr-out-0"))
