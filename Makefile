@@ -10,7 +10,7 @@ export CGO_ENABLED := 1
 APP_DIRS := $(patsubst %/,%,$(wildcard apps/*/ testdata/apps/*/))
 TEST_APPS := ./testdata/apps/...
 
-.PHONY: all build apps test vet unit harness status netns demo bench clean
+.PHONY: all build apps test vet unit harness status columnar netns demo bench clean
 
 all: build apps
 
@@ -39,12 +39,17 @@ harness: build apps
 status: build apps
 	scripts/test-status.sh
 
+# Parquet output read back by DuckDB (npm's @duckdb/node-api, installed once
+# into ~/.cache/gomr-duckdb), when npm can fetch it.
+columnar: build apps
+	scripts/test-columnar.sh
+
 # A four-host cluster in network namespaces; as root with ip and unshare,
 # else it says why it skips.
 netns: build apps
 	scripts/netns-cluster.sh
 
-test: vet unit harness status netns
+test: vet unit harness status columnar netns
 
 demo: build apps
 	@rm -rf bin/demo && mkdir -p bin/demo
