@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"gomr.dev/internal/format"
 	"gomr.dev/internal/textgen"
 )
 
@@ -31,6 +33,7 @@ func genCmd(ctx context.Context, args []string) error {
 	seed := fs.Int64("seed", 1, "random seed; the same seed gives the same bytes")
 	files := fs.Int("files", 0, "write this many files text-N.txt or records-N.txt into --out (seeds seed, seed+1, ...) instead of stdout")
 	out := fs.String("out", ".", "directory for --files")
+	form := fs.String("format", "text", "text, or parquet: the same lines as a Parquet file (zstd, row groups of 64 Ki rows) with one string column, line, or for records two, key and payload; files are then named *.parquet")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -40,6 +43,14 @@ func genCmd(ctx context.Context, args []string) error {
 	gen, ok := genKinds[*kind]
 	if !ok {
 		return usageError(fs, "--kind %q: want text or records", *kind)
+	}
+	switch *form {
+	case "text":
+	case "parquet":
+		gen.write = toParquet(gen.write, *kind == "records")
+		gen.name = strings.TrimSuffix(gen.name, ".txt") + ".parquet"
+	default:
+		return usageError(fs, "--format %q: want text or parquet", *form)
 	}
 	if *size < 0 || *files < 0 {
 		return usageError(fs, "--size and --files must not be negative")
@@ -81,4 +92,36 @@ func writeFile(path string, write func(io.Writer, int64, int64) error, size, see
 		return err
 	}
 	return f.Close()
+}
+
+// toParquet turns a generator of lines into one of a Parquet file of the
+// same lines (see format.LinesToParquet): records become a key column (their
+// first 10 bytes) and a payload column (after the space). The generator
+// runs in a goroutine that writes into a pipe, and ends before toParquet's
+// function returns.
+func toParquet(write func(io.Writer, int64, int64) error, records bool) func(io.Writer, int64, int64) error {
+	var columns []string
+	var cut func([]byte) [][]byte
+	if records {
+		columns = []string{"key", "payload"}
+		cut = func(line []byte) [][]byte {
+			k := min(len(line), textgen.KeySize)
+			return [][]byte{line[:k], line[min(len(line), k+1):]}
+		}
+	}
+	return func(w io.Writer, size, seed int64) error {
+		pr, pw := io.Pipe()
+		done := make(chan error, 1)
+		go func() {
+			err := write(pw, size, seed)
+			pw.CloseWithError(err)
+			done <- err
+		}()
+		err := format.LinesToParquet(w, pr, format.GenRowGroupRows, columns, cut)
+		pr.CloseWithError(io.ErrClosedPipe) // stops the generator if we stopped early
+		if gerr := <-done; err == nil && gerr != nil && gerr != io.ErrClosedPipe {
+			err = gerr
+		}
+		return err
+	}
 }

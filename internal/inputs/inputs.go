@@ -1,17 +1,19 @@
 // Package inputs turns the INPUTS of a command line into the files of a job
-// and cuts those files into map splits at line boundaries.
+// and cuts those files into map splits, each at the boundaries its format
+// allows: lines for text, row groups for Parquet, record batches for Arrow
+// files (see internal/format).
 package inputs
 
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"gomr.dev/internal/format"
 	"gomr.dev/mr"
 )
 
@@ -115,102 +117,40 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// Splits cuts files into map splits of at most size bytes each; size 0
-// means one split per file. It stats each file, so call it after Expand.
-func Splits(files []string, size int64) ([]mr.Split, error) {
+// Splits cuts files into map splits of about size bytes each; size 0
+// means one split per file. Each file's format, found by its first bytes
+// (format.InputFor), decides where it may be cut: text anywhere (a reader
+// finds the line boundaries), Parquet at row groups, Arrow files at record
+// batches, whose footers it reads, so a truncated or corrupt columnar file
+// is an error here, naming it. columns is the projection for columnar
+// files, nil for every column; a missing or nested column is an error. Call
+// it after Expand.
+func Splits(files []string, size int64, columns ...string) ([]mr.Split, error) {
 	var splits []mr.Split
 	for _, f := range files {
 		fi, err := os.Stat(f)
 		if err != nil {
 			return nil, fmt.Errorf("input %s: %w", f, unwrapPath(err))
 		}
-		n := fi.Size()
-		if size <= 0 || n <= size {
-			splits = append(splits, mr.Split{File: f, Offset: 0, Length: n, Whole: true})
-			continue
+		in, err := format.InputFor(f)
+		if err != nil {
+			return nil, err
 		}
-		for off := int64(0); off < n; off += size {
-			splits = append(splits, mr.Split{File: f, Offset: off, Length: min(size, n-off)})
+		more, err := in.Plan(f, fi.Size(), size, columns)
+		if err != nil {
+			return nil, err
 		}
+		splits = append(splits, more...)
 	}
 	return splits, nil
 }
 
-// Read returns the lines of a split: every line that starts inside
-// [Offset, Offset+Length), whole, including any part past the end. A whole
-// split is read as is, whatever its size is now.
-func Read(s mr.Split) ([]byte, error) {
-	f, err := os.Open(s.File)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", s.File, unwrapPath(err))
-	}
-	defer f.Close()
-	if s.Whole {
-		b, err := io.ReadAll(f)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", s.File, err)
-		}
-		return b, nil
-	}
-	return readLines(f, s.Offset, s.Length)
-}
-
-// readLines reads the lines that start in [off, off+n) from r. A line
-// starts at 0 and after every '\n'. It first finds where the line that
-// straddles the end stops, then reads exactly that span once, so a split
-// costs one buffer of its own size. Reading starts one byte early so that a
-// split beginning exactly at a line start keeps that line.
-func readLines(r io.ReaderAt, off, n int64) ([]byte, error) {
-	start := off
-	if off > 0 {
-		start = off - 1
-	}
-	end, err := lineEnd(r, off+n-1)
-	if err != nil {
-		return nil, err
-	}
-	buf := make([]byte, end-start)
-	if m, err := r.ReadAt(buf, start); err != nil && !(err == io.EOF && int64(m) == end-start) {
-		return nil, err
-	}
-	if off > 0 {
-		// Drop the partial line that belongs to the previous split.
-		i := indexByte(buf, '\n')
-		if i < 0 || start+int64(i)+1 >= off+n {
-			return nil, nil // no line starts inside this split
-		}
-		buf = buf[i+1:]
-	}
-	return buf, nil
-}
-
-// lineEnd returns the offset just past the first '\n' at or after pos, or
-// the end of the file if there is none.
-func lineEnd(r io.ReaderAt, pos int64) (int64, error) {
-	var chunk [4096]byte
-	for {
-		m, err := r.ReadAt(chunk[:], pos)
-		if i := indexByte(chunk[:m], '\n'); i >= 0 {
-			return pos + int64(i) + 1, nil
-		}
-		pos += int64(m)
-		if err == io.EOF {
-			return pos, nil
-		}
-		if err != nil {
-			return 0, err
-		}
-	}
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
-}
+// Read returns the text Map sees of a split, read by the split's format:
+// for text, every line that starts inside [Offset, Offset+Length), whole,
+// including any part past the end (a whole split is read as is, whatever
+// its size is now); for Parquet and Arrow, one line per row of its row
+// groups or record batches (see internal/format).
+func Read(s mr.Split) ([]byte, error) { return format.ReadSplit(s) }
 
 // packParallelism is how many map tasks' worth of input Tasks aims for when
 // it packs small files, so that packing never starves the workers.
@@ -221,8 +161,10 @@ const packParallelism = 16
 // tasks of up to min(size, total/16) bytes, so that thousands of small
 // files do not each pay a task's overhead, while a few files still make
 // enough tasks to run in parallel. size 0 means never cut a file.
-func Tasks(files []string, size int64) ([][]mr.Split, error) {
-	splits, err := Splits(files, size)
+//
+// columns is the projection for columnar inputs (see Splits).
+func Tasks(files []string, size int64, columns ...string) ([][]mr.Split, error) {
+	splits, err := Splits(files, size, columns...)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"gomr.dev/internal/format"
 )
 
 // Reading every split of a file and concatenating them must give the file
@@ -162,5 +164,60 @@ func TestTasksPacking(t *testing.T) {
 		if tc.name != "big file split" && strings.Join(got, ",") != strings.Join(tc.files, ",") {
 			t.Errorf("%s: files out of order or lost", tc.name)
 		}
+	}
+}
+
+// A job may mix formats: small Parquet files pack with text files, a big
+// one is cut at row groups into tasks of its own, and a truncated one
+// fails planning with one line naming it.
+func TestTasksMixedFormats(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "a.txt")
+	os.WriteFile(text, bytes.Repeat([]byte("one two\n"), 100), 0o644)
+	var lines bytes.Buffer
+	for i := range 20000 {
+		fmt.Fprintf(&lines, "line %d\n", i)
+	}
+	small, big := filepath.Join(dir, "small.data"), filepath.Join(dir, "big.data")
+	for _, p := range []struct {
+		path string
+		n    int
+	}{{small, 100}, {big, lines.Len()}} {
+		f, _ := os.Create(p.path)
+		var data bytes.Buffer
+		data.Write(lines.Bytes()[:min(p.n*8, lines.Len())])
+		if err := format.LinesToParquet(f, &data, 1000, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	tasks, err := Tasks([]string{text, small, big}, 40000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tasks) < 4 || len(tasks[0]) != 2 || tasks[0][0].Format != "" || tasks[0][1].Format != "parquet" || !tasks[0][1].Whole {
+		t.Fatalf("tasks %+v: want text and the small Parquet file packed, then the big one cut", tasks)
+	}
+	var got bytes.Buffer
+	groups := 0
+	for _, task := range tasks[1:] {
+		if len(task) != 1 || task[0].File != big || task[0].First != groups {
+			t.Fatalf("task %+v: want one split of %s from row group %d", task, big, groups)
+		}
+		groups += task[0].Count
+		b, err := Read(task[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.Write(b)
+	}
+	if groups != 20 || !bytes.Equal(got.Bytes(), lines.Bytes()) {
+		t.Errorf("big file: %d row groups, %d bytes read; want 20 and %d", groups, got.Len(), lines.Len())
+	}
+	data, _ := os.ReadFile(big)
+	os.WriteFile(big, data[:len(data)-10], 0o644)
+	_, err = Tasks([]string{text, small, big}, 40000)
+	if err == nil || !strings.HasPrefix(err.Error(), "input "+big+": ") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("truncated file: %v", err)
 	}
 }

@@ -1,0 +1,211 @@
+package format
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/apache/arrow/go/v15/parquet/file"
+	"github.com/apache/arrow/go/v15/parquet/pqarrow"
+
+	"gomr.dev/mr"
+)
+
+// readBatchRows is how many rows a columnar reader decodes at once, which
+// bounds the memory a read needs besides the text it returns.
+const readBatchRows = 8192
+
+// parquetInput reads Parquet files through pqarrow: a split is a run of
+// consecutive row groups, and only the selected columns' chunks are read
+// and decompressed.
+type parquetInput struct{}
+
+func (parquetInput) Name() string { return "parquet" }
+
+// Sniff looks for the magic "PAR1" at the start. The one at the end is
+// checked when the footer is read, so that a truncated file is an error,
+// not text.
+func (parquetInput) Sniff(head []byte) bool { return hasPrefix(head, "PAR1") }
+
+// openParquet opens a Parquet file and its Arrow view, reading the footer.
+// The caller closes the returned *os.File-backed reader with rdr.Close.
+func openParquet(path string) (*file.Reader, *pqarrow.FileReader, error) {
+	rdr, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		return nil, nil, fmt.Errorf("input %s: not a readable Parquet file (truncated or corrupt?): %v", path, err)
+	}
+	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{BatchSize: readBatchRows}, memory.DefaultAllocator)
+	if err != nil {
+		rdr.Close()
+		return nil, nil, fmt.Errorf("input %s: Parquet schema: %v", path, err)
+	}
+	return rdr, fr, nil
+}
+
+// parquetLeaves returns the leaf column indices of the selected fields,
+// which are flat, one leaf each.
+func parquetLeaves(fr *pqarrow.FileReader, fields []int) []int {
+	leaves := make([]int, len(fields))
+	for k, i := range fields {
+		leaves[k] = fr.Manifest.Fields[i].ColIndex
+	}
+	return leaves
+}
+
+// Plan reads the footer and groups consecutive row groups into splits of
+// about splitSize bytes, never cutting a row group: a split is at least one
+// row group. A row group's size is the uncompressed size of the selected
+// columns' chunks, close to the size of their text.
+func (parquetInput) Plan(path string, size, splitSize int64, columns []string) (_ []mr.Split, err error) {
+	defer recoverErr(&err, "input "+path+": reading the Parquet footer")
+	rdr, fr, err := openParquet(path)
+	if err != nil {
+		return nil, err
+	}
+	defer rdr.Close()
+	schema, err := fr.Schema()
+	if err != nil {
+		return nil, fmt.Errorf("input %s: Parquet schema: %v", path, err)
+	}
+	fields, err := selectColumns(path, schema, columns)
+	if err != nil {
+		return nil, err
+	}
+	leaves := parquetLeaves(fr, fields)
+	md := rdr.MetaData()
+	cols := strings.Join(columns, ",")
+	var splits []mr.Split
+	var cur mr.Split
+	for g := range rdr.NumRowGroups() {
+		rg := md.RowGroup(g)
+		var bytes, start int64 = 0, -1
+		for k, leaf := range leaves {
+			cc, err := rg.ColumnChunk(leaf)
+			if err != nil {
+				return nil, fmt.Errorf("input %s: row group %d: %v", path, g, err)
+			}
+			off := cc.DataPageOffset()
+			if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 && cc.DictionaryPageOffset() < off {
+				off = cc.DictionaryPageOffset()
+			}
+			if off < 0 || off+cc.TotalCompressedSize() > size {
+				return nil, fmt.Errorf("input %s: row group %d, column %q: its chunk lies outside the file's %d bytes (truncated or corrupt)", path, g, schema.Field(fields[k]).Name, size)
+			}
+			if start < 0 || off < start {
+				start = off
+			}
+			bytes += cc.TotalUncompressedSize()
+		}
+		if cur.Count > 0 && splitSize > 0 && cur.Length+bytes > splitSize {
+			splits = append(splits, cur)
+			cur = mr.Split{}
+		}
+		if cur.Count == 0 {
+			cur = mr.Split{File: path, Offset: max(start, 0), Format: "parquet", First: g, Columns: cols}
+		}
+		cur.Count++
+		cur.Length += bytes
+	}
+	if cur.Count > 0 || len(splits) == 0 {
+		splits = append(splits, mr.Split{File: path, Offset: cur.Offset, Length: cur.Length, Format: "parquet", First: cur.First, Count: cur.Count, Columns: cols})
+	}
+	if len(splits) == 1 {
+		splits[0].Whole, splits[0].Offset = true, 0
+	}
+	return splits, nil
+}
+
+// Read decodes the split's row groups, one at a time and readBatchRows
+// rows at a time, into row text. An error names the file and row group.
+func (parquetInput) Read(s mr.Split) ([]byte, error) {
+	rdr, fr, err := openParquet(s.File)
+	if err != nil {
+		return nil, err
+	}
+	defer rdr.Close()
+	schema, err := fr.Schema()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: Parquet schema: %v", s.File, err)
+	}
+	fields, err := selectColumns(s.File, schema, SplitColumns(s.Columns))
+	if err != nil {
+		return nil, err
+	}
+	if s.First < 0 || s.First+s.Count > rdr.NumRowGroups() {
+		return nil, fmt.Errorf("read %s: row groups %d to %d asked for, the file has %d (did it change since the job started?)", s.File, s.First, s.First+s.Count-1, rdr.NumRowGroups())
+	}
+	leaves := parquetLeaves(fr, fields)
+	buf := make([]byte, 0, min(max(s.Length, 0)+s.Length/8, 1<<30))
+	for g := s.First; g < s.First+s.Count; g++ {
+		if buf, err = readRowGroup(buf, fr, leaves, g); err != nil {
+			return nil, fmt.Errorf("read %s row group %d: %w", s.File, g, err)
+		}
+	}
+	return buf, nil
+}
+
+// readRowGroup appends the row text of row group g's leaves to buf.
+func readRowGroup(buf []byte, fr *pqarrow.FileReader, leaves []int, g int) (_ []byte, err error) {
+	defer recoverErr(&err, "corrupt data")
+	rr, err := fr.GetRecordReader(context.Background(), leaves, []int{g})
+	if err != nil {
+		return buf, err
+	}
+	defer rr.Release()
+	var rows int64
+	for rr.Next() {
+		rows += rr.Record().NumRows()
+		if buf, err = appendRows(buf, rr.Record()); err != nil {
+			return buf, err
+		}
+	}
+	if err := rr.Err(); err != nil && err != io.EOF { // io.EOF is its end
+		return buf, err
+	}
+	// A page whose header does not decode ends its column chunk early,
+	// without an error from the reader; the row count tells.
+	if want := fr.ParquetReader().MetaData().RowGroup(g).NumRows(); rows != want {
+		return buf, fmt.Errorf("corrupt data: %d rows decoded, the footer says %d", rows, want)
+	}
+	return buf, nil
+}
+
+// selectColumns returns the indices of the named top-level fields of
+// schema, or of all of them for nil, checking that each exists and is
+// flat. Errors name file.
+func selectColumns(file string, schema *arrow.Schema, columns []string) ([]int, error) {
+	var idx []int
+	if columns == nil {
+		for i := range schema.NumFields() {
+			idx = append(idx, i)
+		}
+	}
+	for _, c := range columns {
+		found := schema.FieldIndices(c)
+		if len(found) == 0 {
+			names := make([]string, schema.NumFields())
+			for i, f := range schema.Fields() {
+				names[i] = f.Name
+			}
+			return nil, fmt.Errorf("input %s: no column %q; its columns are %s", file, c, strings.Join(names, ", "))
+		}
+		idx = append(idx, found[0])
+	}
+	for _, i := range idx {
+		if f := schema.Field(i); nested(f.Type) {
+			return nil, errNested(file, f)
+		}
+	}
+	return idx, nil
+}
+
+// recoverErr turns a panic in a reader library, which corrupt input can
+// cause, into an error; where says what was being read.
+func recoverErr(err *error, where string) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%s: %v", where, r)
+	}
+}
