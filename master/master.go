@@ -63,6 +63,10 @@ type Options struct {
 	// Parquet output: zstd (the default), snappy, gzip or none.
 	Output      string
 	Compression string
+	// Columns, when set, are the only columns of Parquet and Arrow inputs
+	// that map tasks read, in this order; see internal/format. Planning
+	// fails when an input lacks one.
+	Columns []string
 	// HTTP, when set, is where to serve the status page, its JSON API
 	// and Prometheus metrics (host:port). Anything but a loopback address
 	// requires Secret, from which the page's token is derived.
@@ -194,7 +198,7 @@ func New(opt Options) (*Master, error) {
 	if err := opt.validate(); err != nil {
 		return nil, err
 	}
-	tasks, err := inputs.Tasks(opt.Inputs, opt.SplitSize)
+	tasks, err := inputs.Tasks(opt.Inputs, opt.SplitSize, opt.Columns...)
 	if err != nil {
 		return nil, err
 	}

@@ -38,6 +38,7 @@ type jobFlags struct {
 	http          string
 	httpGrace     time.Duration
 	output        outputFlags
+	columns       string
 }
 
 // outputFlags choose the format of a job's output files.
@@ -76,6 +77,7 @@ func (j *jobFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&j.secretFile, "secret-file", "", "file holding a shared secret every worker must prove (at least 16 bytes)")
 	fs.DurationVar(&j.httpGrace, "http-grace", 0, "keep serving the status page this long after the job ends")
 	j.output.register(fs)
+	fs.StringVar(&j.columns, "columns", "", "read only these columns of Parquet and Arrow inputs, comma-separated, in this order (default: every column); Map sees each row as the values separated by tabs")
 }
 
 // parse parses a job command's flags, checks them, and returns the job
@@ -156,6 +158,7 @@ func (j *jobFlags) options(fs *pflag.FlagSet, files []string, params map[string]
 		MapMemory:     int(j.mapMemory),
 		MergeFactor:   j.mergeFactor,
 		Params:        params,
+		Columns:       format.SplitColumns(j.columns),
 	}
 }
 
