@@ -295,6 +295,22 @@ for app in wc wclab; do
 	rm -rf "$WORK/out" "$WORK/got"
 done
 
+# 2b. Columnar output: the same word count writing Parquet, its rows read
+# back by DuckDB (installed by scripts/test-columnar.sh) when it is there.
+DUCK=${DUCK:-$HOME/.cache/gomr-duckdb}
+add_row "mr run wc, Parquet output" text "bin/mr run --output-format parquet --out OUT bin/apps/wc.so TEXT"
+rm -rf "$WORK/out" && mkdir -p "$WORK/out"
+if measure /dev/null bin/mr run --output-format parquet --out "$WORK/out" bin/apps/wc.so "${TEXT[@]}"; then
+	mr_summary
+	if [[ -f $DUCK/query.mjs ]]; then
+		(cd "$DUCK" && node query.mjs "SELECT key || ' ' || value FROM read_parquet('$WORK/out/*.parquet')") | LC_ALL=C sort -S 1G >"$WORK/got"
+		check_same "$WORK/got" "$WORK/ceil.out" "$CEIL_OK"
+	else
+		R_CHECK[ROW]="unchecked (no DuckDB: run scripts/test-columnar.sh once)"
+	fi
+fi
+rm -rf "$WORK/out" "$WORK/got"
+
 # 3. The engine's sequential reference.
 add_row "mr seq wc" text "bin/mr seq --out OUT bin/apps/wc.so TEXT"
 if ((SIZE_BYTES > SEQ_LIMIT)); then
