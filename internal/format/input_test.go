@@ -492,3 +492,26 @@ func TestProjectionReadsNoOtherBytes(t *testing.T) {
 		}
 	}
 }
+
+// Planning reads only the footer: 10,000 row groups cost one footer
+// decode and a loop over its row groups.
+func BenchmarkPlanManyRowGroups(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "many.parquet")
+	var lines bytes.Buffer
+	for i := range 100000 {
+		lines.WriteString(itoa(i) + "\n")
+	}
+	f, _ := os.Create(path)
+	if err := LinesToParquet(f, &lines, 10, nil, nil); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	fi, _ := os.Stat(path)
+	b.ResetTimer()
+	for range b.N {
+		splits, err := parquetInput{}.Plan(path, fi.Size(), 64<<10, nil)
+		if err != nil || len(splits) < 2 {
+			b.Fatal(err, len(splits))
+		}
+	}
+}
