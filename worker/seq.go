@@ -9,6 +9,7 @@ import (
 
 	"gomr.dev/internal/app"
 	"gomr.dev/internal/format"
+	"gomr.dev/internal/inputs"
 	"gomr.dev/mr"
 )
 
@@ -18,6 +19,8 @@ type SeqOptions struct {
 	// Output is the output format (see internal/format; "" is text), and
 	// Compression the codec of Parquet output.
 	Output, Compression string
+	// Columns is the projection of columnar inputs; nil reads them all.
+	Columns []string
 }
 
 // Sequential runs a whole job in this process, the plain way: Map over
@@ -33,16 +36,22 @@ func Sequential(a *app.App, files []string, outDir string, o SeqOptions) error {
 	}
 	mr.SetParams(o.Params)
 	groups := make(map[string][]string)
-	for _, f := range files {
-		data, err := os.ReadFile(f)
+	// Each file whole, read by its format: Parquet and Arrow files as the
+	// row text Map sees in a distributed run.
+	splits, err := inputs.Splits(files, 0, o.Columns...)
+	if err != nil {
+		return err
+	}
+	for _, s := range splits {
+		data, err := inputs.Read(s)
 		if err != nil {
-			return fmt.Errorf("read %s: %w", f, err)
+			return fmt.Errorf("read %s: %w", s.File, err)
 		}
-		err = callMap(a, f, string(data), func(k, v string) {
+		err = callMap(a, s.File, string(data), func(k, v string) {
 			groups[k] = append(groups[k], v)
 		})
 		if err != nil {
-			return fmt.Errorf("Map(%s): %w", f, err)
+			return fmt.Errorf("Map(%s): %w", s.File, err)
 		}
 	}
 	keys := slices.Sorted(maps.Keys(groups))

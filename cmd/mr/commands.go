@@ -372,6 +372,7 @@ func seqCmd(ctx context.Context, args []string) error {
 	paramList := fs.StringArray("param", nil, "job parameter name=value for the app (mr.Param); repeatable")
 	var output outputFlags
 	output.register(fs)
+	columns := fs.String("columns", "", "read only these columns of Parquet and Arrow inputs, comma-separated (default: every column)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -396,5 +397,5 @@ func seqCmd(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	return worker.Sequential(a, files, *out, worker.SeqOptions{Params: params, Output: output.format, Compression: output.compression})
+	return worker.Sequential(a, files, *out, worker.SeqOptions{Params: params, Output: output.format, Compression: output.compression, Columns: format.SplitColumns(*columns)})
 }
