@@ -132,6 +132,29 @@ check_collect_parquet() {
 	same_as_ref collect/parquet "$dir/out" && pass collect/parquet
 }
 
+# DuckDB writes the inputs' lines as a Parquet file with a text column and
+# a number column; word count over it, reading only the text column, equals
+# word count over the text.
+check_duckdb_input() {
+	[[ -n $SKIP ]] && return
+	local pq=$WORK/duck.parquet out=$WORK/duckin files
+	files=$(printf "'%s'," "${INPUTS[@]}")
+	duck "COPY (SELECT 42 AS n, line FROM (SELECT unnest(string_split(rtrim(content, chr(10)), chr(10))) AS line FROM read_text([${files%,}]))) TO '$pq' (FORMAT parquet, ROW_GROUP_SIZE 5000)" >/dev/null 2>"$WORK/duck.err" ||
+		{ fail duckdb-input "DuckDB could not write Parquet: $(tail -1 "$WORK/duck.err")"; return; }
+	timeout -k 2 "$T" "$MR" run --workers 2 --split-size 64KiB --columns line --out "$out" "$APPS/wc.so" "$pq" 2>"$WORK/duckin.log" ||
+		{ fail duckdb-input "mr run exited $?: $(tail -1 "$WORK/duckin.log")"; return; }
+	local maps
+	maps=$(jq '.phases[] | select(.kind == "map") | .tasks' "$out/mr-job.json")
+	sort "$out"/mr-out-* >"$WORK/duckin.got"
+	if ! cmp -s "$WORK/duckin.got" "$WORK/ref"; then
+		fail duckdb-input "word count over DuckDB's Parquet differs from the text's ($(diff "$WORK/duckin.got" "$WORK/ref" | head -3 | tr '\n' ' '))"
+	elif ((maps < 2)); then
+		fail duckdb-input "one map task for a file of many row groups and --split-size 64KiB"
+	else
+		pass "duckdb-input ($maps map tasks, cut at row groups)"
+	fi
+}
+
 # A bad --output-format is one line and exit 2.
 check_bad_format() {
 	local err rc
@@ -149,6 +172,7 @@ if reference; then
 	check_run_parquet
 	check_seq_parquet
 	check_collect_parquet
+	check_duckdb_input
 else
 	fail reference "mr seq failed: $(tail -1 "$WORK/seq.log")"
 fi
