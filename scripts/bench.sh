@@ -125,11 +125,21 @@ gen_inputs() {
 }
 gen_inputs text "text-%d.txt" "$TEXT_PER_FILE" "$TEXT_PER_FILE"
 gen_inputs records "records-%d.txt" "$REC_PER_FILE" "$TEXT_PER_FILE"
+# The same text as one-column Parquet files (mr gen --format parquet writes
+# the lines mr gen writes, as rows of a column "line").
+if [[ ! -f $CACHE/parquet/.done ]]; then
+	log "generating Parquet text inputs into $CACHE/parquet"
+	rm -rf "$CACHE/parquet" && mkdir -p "$CACHE/parquet"
+	timeout "$TIMEOUT" bin/mr gen --format parquet --files "$NFILES" --size "$TEXT_PER_FILE" --out "$CACHE/parquet" &&
+		touch "$CACHE/parquet/.done" || die "mr gen --format parquet failed"
+fi
 TEXT=()
 RECS=()
+PARQUET=()
 for ((i = 0; i < NFILES; i++)); do
 	TEXT+=("$CACHE/text/text-$i.txt")
 	RECS+=("$CACHE/records/records-$i.txt")
+	PARQUET+=("$CACHE/parquet/text-$i.parquet")
 done
 LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
 # Read everything once so that every command finds it in the page cache.
@@ -308,6 +318,16 @@ if measure /dev/null bin/mr run --output-format parquet --out "$WORK/out" bin/ap
 	else
 		R_CHECK[ROW]="unchecked (no DuckDB: run scripts/test-columnar.sh once)"
 	fi
+fi
+rm -rf "$WORK/out" "$WORK/got"
+
+# 2c. Columnar input: the same words, read from the Parquet copies.
+add_row "mr run wc, Parquet input" text "bin/mr run --out OUT bin/apps/wc.so PARQUET"
+rm -rf "$WORK/out" && mkdir -p "$WORK/out"
+if measure /dev/null bin/mr run --out "$WORK/out" bin/apps/wc.so "${PARQUET[@]}"; then
+	mr_summary
+	sorted_outputs "$WORK/out" >"$WORK/got"
+	check_same "$WORK/got" "$WORK/ceil.out" "$CEIL_OK"
 fi
 rm -rf "$WORK/out" "$WORK/got"
 
