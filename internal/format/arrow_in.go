@@ -47,7 +47,7 @@ func (arrowInput) Plan(path string, size, splitSize int64, columns []string) (_ 
 	}
 	defer f.Close()
 	defer r.Close()
-	if _, err := selectColumns(path, r.Schema(), columns); err != nil {
+	if _, err := selectColumns(path, r.Schema(), columns, true); err != nil {
 		return nil, err
 	}
 	cols := strings.Join(columns, ",")
@@ -66,40 +66,54 @@ func (arrowInput) Plan(path string, size, splitSize int64, columns []string) (_ 
 }
 
 // Read decodes the split's record batches one at a time into row text.
-func (arrowInput) Read(s mr.Split) ([]byte, error) {
+func (a arrowInput) Read(s mr.Split) ([]byte, error) {
+	buf := make([]byte, 0, min(max(s.Length, 0), 1<<30))
+	err := a.records(s, true, func(rec arrow.Record) (err error) {
+		buf, err = appendRows(buf, rec)
+		return err
+	})
+	return buf, err
+}
+
+// Records calls fn with the split's record batches, one at a time, with
+// only the selected columns, which may be nested.
+func (a arrowInput) Records(s mr.Split, fn func(arrow.Record) error) error {
+	return a.records(s, false, fn)
+}
+
+func (arrowInput) records(s mr.Split, flat bool, fn func(arrow.Record) error) error {
 	f, r, err := openArrow(s.File)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
 	defer r.Close()
-	fields, err := selectColumns(s.File, r.Schema(), SplitColumns(s.Columns))
+	fields, err := selectColumns(s.File, r.Schema(), SplitColumns(s.Columns), flat)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if s.First < 0 || s.First+s.Count > r.NumRecords() {
-		return nil, fmt.Errorf("read %s: record batches %d to %d asked for, the file has %d (did it change since the job started?)", s.File, s.First, s.First+s.Count-1, r.NumRecords())
+		return fmt.Errorf("read %s: record batches %d to %d asked for, the file has %d (did it change since the job started?)", s.File, s.First, s.First+s.Count-1, r.NumRecords())
 	}
-	buf := make([]byte, 0, min(max(s.Length, 0), 1<<30))
 	for i := s.First; i < s.First+s.Count; i++ {
-		if buf, err = readBatch(buf, r, fields, i); err != nil {
-			return nil, fmt.Errorf("read %s record batch %d: %w", s.File, i, err)
+		if err := readBatch(r, fields, i, fn); err != nil {
+			return fmt.Errorf("read %s record batch %d: %w", s.File, i, err)
 		}
 	}
-	return buf, nil
+	return nil
 }
 
-// readBatch appends the row text of the fields of batch i to buf.
-func readBatch(buf []byte, r *ipc.FileReader, fields []int, i int) (_ []byte, err error) {
+// readBatch calls fn with the fields of batch i.
+func readBatch(r *ipc.FileReader, fields []int, i int, fn func(arrow.Record) error) (err error) {
 	defer recoverErr(&err, "corrupt data")
 	rec, err := r.RecordAt(i)
 	if err != nil {
-		return buf, err
+		return err
 	}
 	defer rec.Release()
 	proj := project(rec, fields)
 	defer proj.Release()
-	return appendRows(buf, proj)
+	return fn(proj)
 }
 
 // project returns a record of rec's fields, in the order given. The caller

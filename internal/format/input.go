@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/apache/arrow/go/v15/arrow"
+
 	"gomr.dev/mr"
 )
 
@@ -35,6 +37,32 @@ type Input interface {
 	// start in it; for a columnar format, one line per row (see RowText).
 	// The caller owns the returned slice.
 	Read(s mr.Split) ([]byte, error)
+}
+
+// Columnar is an Input whose rows are Arrow record batches, which an app
+// that exports MapBatch reads as they are, typed, instead of as text.
+type Columnar interface {
+	Input
+	// Records calls fn with the rows of split s, a bounded batch at a
+	// time, in order, with only the split's columns (nested ones too). A
+	// record is valid during the call only; fn must Retain one to keep
+	// it. An error from fn stops the read and is returned, wrapped with
+	// the file and row group or batch.
+	Records(s mr.Split, fn func(arrow.Record) error) error
+}
+
+// ReadRecords reads split s as Arrow records (see Columnar.Records). A
+// text split has none: it is an error that says so.
+func ReadRecords(s mr.Split, fn func(arrow.Record) error) error {
+	in, err := InputNamed(s.Format)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", s.File, err)
+	}
+	c, ok := in.(Columnar)
+	if !ok {
+		return fmt.Errorf("read %s: text, not Parquet or Arrow, so it has no record batches for MapBatch", s.File)
+	}
+	return c.Records(s, fn)
 }
 
 // inputs are the known input formats, in the order InputFor tries them;

@@ -477,7 +477,11 @@ func TestProjectionReadsNoOtherBytes(t *testing.T) {
 	spy.ranges = nil
 	var buf []byte
 	for g := range rdr.NumRowGroups() {
-		if buf, err = readRowGroup(buf, fr, []int{0}, g); err != nil {
+		err := readRowGroup(fr, []int{0}, g, func(rec arrow.Record) (err error) {
+			buf, err = appendRows(buf, rec)
+			return err
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -513,5 +517,55 @@ func BenchmarkPlanManyRowGroups(b *testing.B) {
 		if err != nil || len(splits) < 2 {
 			b.Fatal(err, len(splits))
 		}
+	}
+}
+
+// Records gives typed batches, nested columns included, projected; text
+// splits have none.
+func TestReadRecords(t *testing.T) {
+	mem := memory.DefaultAllocator
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "name", Type: arrow.BinaryTypes.String},
+		{Name: "tags", Type: arrow.ListOf(arrow.BinaryTypes.String)},
+		{Name: "n", Type: arrow.PrimitiveTypes.Int64},
+	}, nil)
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	for i := range 5 {
+		b.Field(0).(*array.StringBuilder).Append(itoa(i))
+		lb := b.Field(1).(*array.ListBuilder)
+		lb.Append(true)
+		lb.ValueBuilder().(*array.StringBuilder).Append("t" + itoa(i))
+		b.Field(2).(*array.Int64Builder).Append(int64(i * 10))
+	}
+	rec := b.NewRecord()
+	defer rec.Release()
+	dir := t.TempDir()
+	pq, arw, txt := filepath.Join(dir, "r.parquet"), filepath.Join(dir, "r.arrow"), filepath.Join(dir, "t")
+	writeParquet(t, pq, []arrow.Record{rec})
+	writeArrow(t, arw, []arrow.Record{rec})
+	os.WriteFile(txt, []byte("x\n"), 0o644)
+	for _, path := range []string{pq, arw} {
+		in, _ := InputFor(path)
+		s := mr.Split{File: path, Format: in.Name(), Count: 1, Columns: "tags,n"}
+		var sum int64
+		var tags []string
+		err := ReadRecords(s, func(r arrow.Record) error {
+			if r.NumCols() != 2 || r.Schema().Field(0).Name != "tags" {
+				t.Errorf("%s: schema %v", path, r.Schema())
+			}
+			for i := range int(r.NumRows()) {
+				sum += r.Column(1).(*array.Int64).Value(i)
+				tags = append(tags, r.Column(0).ValueStr(i))
+			}
+			return nil
+		})
+		if err != nil || sum != 100 || len(tags) != 5 || tags[4] != `["t4"]` {
+			t.Errorf("%s: err %v, sum %d, tags %q", path, err, sum, tags)
+		}
+	}
+	err := ReadRecords(mr.Split{File: txt, Whole: true}, func(arrow.Record) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "MapBatch") {
+		t.Errorf("text split: %v", err)
 	}
 }

@@ -45,16 +45,6 @@ func openParquet(path string) (*file.Reader, *pqarrow.FileReader, error) {
 	return rdr, fr, nil
 }
 
-// parquetLeaves returns the leaf column indices of the selected fields,
-// which are flat, one leaf each.
-func parquetLeaves(fr *pqarrow.FileReader, fields []int) []int {
-	leaves := make([]int, len(fields))
-	for k, i := range fields {
-		leaves[k] = fr.Manifest.Fields[i].ColIndex
-	}
-	return leaves
-}
-
 // Plan reads the footer and groups consecutive row groups into splits of
 // about splitSize bytes, never cutting a row group: a split is at least one
 // row group. A row group's size is the uncompressed size of the selected
@@ -70,11 +60,14 @@ func (parquetInput) Plan(path string, size, splitSize int64, columns []string) (
 	if err != nil {
 		return nil, fmt.Errorf("input %s: Parquet schema: %v", path, err)
 	}
-	fields, err := selectColumns(path, schema, columns)
+	fields, err := selectColumns(path, schema, columns, true)
 	if err != nil {
 		return nil, err
 	}
-	leaves := parquetLeaves(fr, fields)
+	var leaves []int
+	for _, i := range fields {
+		leaves = append(leaves, leafColumns(fr.Manifest.Fields[i])...) // one each: they are flat
+	}
 	md := rdr.MetaData()
 	cols := strings.Join(columns, ",")
 	var splits []mr.Split
@@ -120,63 +113,95 @@ func (parquetInput) Plan(path string, size, splitSize int64, columns []string) (
 
 // Read decodes the split's row groups, one at a time and readBatchRows
 // rows at a time, into row text. An error names the file and row group.
-func (parquetInput) Read(s mr.Split) ([]byte, error) {
+func (p parquetInput) Read(s mr.Split) ([]byte, error) {
+	buf := make([]byte, 0, min(max(s.Length, 0), 1<<30))
+	err := p.records(s, true, func(rec arrow.Record) (err error) {
+		buf, err = appendRows(buf, rec)
+		return err
+	})
+	return buf, err
+}
+
+// Records calls fn with the split's rows, readBatchRows at a time, with
+// only the selected columns, which may be nested.
+func (p parquetInput) Records(s mr.Split, fn func(arrow.Record) error) error {
+	return p.records(s, false, fn)
+}
+
+func (parquetInput) records(s mr.Split, flat bool, fn func(arrow.Record) error) error {
 	rdr, fr, err := openParquet(s.File)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rdr.Close()
 	schema, err := fr.Schema()
 	if err != nil {
-		return nil, fmt.Errorf("read %s: Parquet schema: %v", s.File, err)
+		return fmt.Errorf("read %s: Parquet schema: %v", s.File, err)
 	}
-	fields, err := selectColumns(s.File, schema, SplitColumns(s.Columns))
+	fields, err := selectColumns(s.File, schema, SplitColumns(s.Columns), flat)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if s.First < 0 || s.First+s.Count > rdr.NumRowGroups() {
-		return nil, fmt.Errorf("read %s: row groups %d to %d asked for, the file has %d (did it change since the job started?)", s.File, s.First, s.First+s.Count-1, rdr.NumRowGroups())
+		return fmt.Errorf("read %s: row groups %d to %d asked for, the file has %d (did it change since the job started?)", s.File, s.First, s.First+s.Count-1, rdr.NumRowGroups())
 	}
-	leaves := parquetLeaves(fr, fields)
-	buf := make([]byte, 0, min(max(s.Length, 0)+s.Length/8, 1<<30))
+	var leaves []int
+	for _, i := range fields {
+		leaves = append(leaves, leafColumns(fr.Manifest.Fields[i])...)
+	}
 	for g := s.First; g < s.First+s.Count; g++ {
-		if buf, err = readRowGroup(buf, fr, leaves, g); err != nil {
-			return nil, fmt.Errorf("read %s row group %d: %w", s.File, g, err)
+		if err := readRowGroup(fr, leaves, g, fn); err != nil {
+			return fmt.Errorf("read %s row group %d: %w", s.File, g, err)
 		}
 	}
-	return buf, nil
+	return nil
 }
 
-// readRowGroup appends the row text of row group g's leaves to buf.
-func readRowGroup(buf []byte, fr *pqarrow.FileReader, leaves []int, g int) (_ []byte, err error) {
+// leafColumns returns the Parquet leaf columns of a field, one for a flat
+// field, all those below it for a nested one.
+func leafColumns(f pqarrow.SchemaField) []int {
+	// Not f.IsLeaf(): in v15, a nested field's ColIndex is 0, not -1.
+	if len(f.Children) == 0 {
+		return []int{f.ColIndex}
+	}
+	var leaves []int
+	for _, c := range f.Children {
+		leaves = append(leaves, leafColumns(c)...)
+	}
+	return leaves
+}
+
+// readRowGroup calls fn with the records of row group g's leaves, and
+// checks that they hold as many rows as the footer says.
+func readRowGroup(fr *pqarrow.FileReader, leaves []int, g int, fn func(arrow.Record) error) (err error) {
 	defer recoverErr(&err, "corrupt data")
 	rr, err := fr.GetRecordReader(context.Background(), leaves, []int{g})
 	if err != nil {
-		return buf, err
+		return err
 	}
 	defer rr.Release()
 	var rows int64
 	for rr.Next() {
 		rows += rr.Record().NumRows()
-		if buf, err = appendRows(buf, rr.Record()); err != nil {
-			return buf, err
+		if err := fn(rr.Record()); err != nil {
+			return err
 		}
 	}
 	if err := rr.Err(); err != nil && err != io.EOF { // io.EOF is its end
-		return buf, err
+		return err
 	}
 	// A page whose header does not decode ends its column chunk early,
 	// without an error from the reader; the row count tells.
 	if want := fr.ParquetReader().MetaData().RowGroup(g).NumRows(); rows != want {
-		return buf, fmt.Errorf("corrupt data: %d rows decoded, the footer says %d", rows, want)
+		return fmt.Errorf("corrupt data: %d rows decoded, the footer says %d", rows, want)
 	}
-	return buf, nil
+	return nil
 }
 
 // selectColumns returns the indices of the named top-level fields of
-// schema, or of all of them for nil, checking that each exists and is
-// flat. Errors name file.
-func selectColumns(file string, schema *arrow.Schema, columns []string) ([]int, error) {
+// schema, or of all of them for nil, checking that each exists and, if
+// flat is set, has a row text form. Errors name file.
+func selectColumns(file string, schema *arrow.Schema, columns []string, flat bool) ([]int, error) {
 	var idx []int
 	if columns == nil {
 		for i := range schema.NumFields() {
@@ -195,7 +220,7 @@ func selectColumns(file string, schema *arrow.Schema, columns []string) ([]int, 
 		idx = append(idx, found[0])
 	}
 	for _, i := range idx {
-		if f := schema.Field(i); nested(f.Type) {
+		if f := schema.Field(i); flat && nested(f.Type) {
 			return nil, errNested(file, f)
 		}
 	}
