@@ -66,7 +66,7 @@ func (parquetInput) Plan(path string, size, splitSize int64, columns []string) (
 	}
 	var leaves []int
 	for _, i := range fields {
-		leaves = append(leaves, leafColumns(fr.Manifest.Fields[i])...) // one each: they are flat
+		leaves = append(leaves, leafColumns(fr.Manifest.Fields[i])...)
 	}
 	md := rdr.MetaData()
 	cols := strings.Join(columns, ",")
@@ -75,7 +75,7 @@ func (parquetInput) Plan(path string, size, splitSize int64, columns []string) (
 	for g := range rdr.NumRowGroups() {
 		rg := md.RowGroup(g)
 		var bytes, start int64 = 0, -1
-		for k, leaf := range leaves {
+		for _, leaf := range leaves {
 			cc, err := rg.ColumnChunk(leaf)
 			if err != nil {
 				return nil, fmt.Errorf("input %s: row group %d: %v", path, g, err)
@@ -85,7 +85,7 @@ func (parquetInput) Plan(path string, size, splitSize int64, columns []string) (
 				off = cc.DictionaryPageOffset()
 			}
 			if off < 0 || off+cc.TotalCompressedSize() > size {
-				return nil, fmt.Errorf("input %s: row group %d, column %q: its chunk lies outside the file's %d bytes (truncated or corrupt)", path, g, schema.Field(fields[k]).Name, size)
+				return nil, fmt.Errorf("input %s: row group %d, column %q: its chunk lies outside the file's %d bytes (truncated or corrupt)", path, g, cc.PathInSchema().String(), size)
 			}
 			if start < 0 || off < start {
 				start = off
