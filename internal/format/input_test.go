@@ -569,3 +569,27 @@ func TestReadRecords(t *testing.T) {
 		t.Errorf("text split: %v", err)
 	}
 }
+
+// A file with no rows plans as one empty split and reads as no text; a
+// column named twice is an error.
+func TestEmptyFilesAndRepeatedColumn(t *testing.T) {
+	dir := t.TempDir()
+	recs := int64Records(1, 0)
+	pq, arw := filepath.Join(dir, "e.parquet"), filepath.Join(dir, "e.arrow")
+	writeParquet(t, pq, recs)
+	f, _ := os.Create(arw)
+	w, _ := ipc.NewFileWriter(f, ipc.WithSchema(recs[0].Schema()))
+	w.Close()
+	f.Close()
+	for _, path := range []string{pq, arw} {
+		splits, got := readAll(t, path, 1, nil)
+		if len(splits) != 1 || got != "" {
+			t.Errorf("%s: %d splits, text %q", path, len(splits), got)
+		}
+		in, _ := InputFor(path)
+		fi, _ := os.Stat(path)
+		if _, err := in.Plan(path, fi.Size(), 0, []string{"a", "b", "a"}); err == nil || !strings.Contains(err.Error(), `column "a" is named twice`) {
+			t.Errorf("%s: a column named twice: %v", path, err)
+		}
+	}
+}

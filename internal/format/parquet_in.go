@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
@@ -208,7 +209,10 @@ func selectColumns(file string, schema *arrow.Schema, columns []string, flat boo
 			idx = append(idx, i)
 		}
 	}
-	for _, c := range columns {
+	for k, c := range columns {
+		if slices.Contains(columns[:k], c) {
+			return nil, fmt.Errorf("input %s: column %q is named twice", file, c)
+		}
 		found := schema.FieldIndices(c)
 		if len(found) == 0 {
 			names := make([]string, schema.NumFields())
