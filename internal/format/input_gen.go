@@ -2,7 +2,6 @@ package format
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 
@@ -60,7 +59,7 @@ func LinesToParquet(w io.Writer, r io.Reader, rowGroup int, columns []string, cu
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
 	rows := 0
 	for sc.Scan() {
-		vals := cut(bytes.Clone(sc.Bytes()))
+		vals := cut(sc.Bytes()) // Append copies
 		if len(vals) != len(columns) {
 			fw.Close()
 			return fmt.Errorf("line %d: %d values for %d columns", rows+1, len(vals), len(columns))
