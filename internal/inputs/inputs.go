@@ -196,3 +196,21 @@ func Tasks(files []string, size int64, columns ...string) ([][]mr.Split, error) 
 	}
 	return tasks, nil
 }
+
+// Describe names a split for humans, in its format's units: "input F" for
+// a whole file, "input F bytes A-B" for part of a text file, "input F row
+// groups A-B" (Parquet) or "input F record batches A-B" (Arrow) for part of
+// a columnar one.
+func Describe(s mr.Split) string {
+	if s.Whole {
+		return "input " + s.File
+	}
+	unit := map[string]string{"parquet": "row group", "arrow": "record batch"}[s.Format]
+	switch {
+	case unit == "":
+		return fmt.Sprintf("input %s bytes %d-%d", s.File, s.Offset, s.Offset+s.Length)
+	case s.Count == 1:
+		return fmt.Sprintf("input %s %s %d", s.File, unit, s.First)
+	}
+	return fmt.Sprintf("input %s %ss %d-%d", s.File, unit, s.First, s.First+s.Count-1)
+}

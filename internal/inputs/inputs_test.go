@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"gomr.dev/internal/format"
+	"gomr.dev/mr"
 )
 
 // Reading every split of a file and concatenating them must give the file
@@ -219,5 +220,22 @@ func TestTasksMixedFormats(t *testing.T) {
 	_, err = Tasks([]string{text, small, big}, 40000)
 	if err == nil || !strings.HasPrefix(err.Error(), "input "+big+": ") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("truncated file: %v", err)
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	for _, tc := range []struct {
+		s    mr.Split
+		want string
+	}{
+		{mr.Split{File: "a", Length: 9, Whole: true}, "input a"},
+		{mr.Split{File: "a", Offset: 10, Length: 5}, "input a bytes 10-15"},
+		{mr.Split{File: "p", Offset: 10, Length: 5, Format: "parquet", First: 3, Count: 2}, "input p row groups 3-4"},
+		{mr.Split{File: "r", Format: "arrow", First: 7, Count: 1}, "input r record batch 7"},
+		{mr.Split{File: "r", Format: "arrow", Count: 4, Whole: true}, "input r"},
+	} {
+		if got := Describe(tc.s); got != tc.want {
+			t.Errorf("Describe(%+v) = %q; want %q", tc.s, got, tc.want)
+		}
 	}
 }
