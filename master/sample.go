@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"gomr.dev/internal/inputs"
 	"gomr.dev/mr"
 )
 
@@ -65,8 +66,13 @@ func samplePlan(tasks [][]mr.Split) [][]mr.Split {
 	}
 	var files []extent
 	var total int64
+	var columnar []mr.Split // Parquet and Arrow splits, sampled by row group
 	for _, t := range tasks {
 		for _, sp := range t {
+			if sp.Format != "" {
+				columnar = append(columnar, sp)
+				continue
+			}
 			end := sp.Offset + sp.Length
 			if n := len(files); n > 0 && !sp.Whole && sp.Offset > 0 && files[n-1].file == sp.File {
 				total += end - files[n-1].size
@@ -97,12 +103,40 @@ func samplePlan(tasks [][]mr.Split) [][]mr.Split {
 			chunks = append(chunks, mr.Split{File: files[i].file, Offset: off, Length: min(sampleChunk, files[i].size-off)})
 		}
 	}
+	chunks = append(chunks, sampleColumnar(columnar)...)
 	n := min(sampleTasks, len(chunks))
 	plan := make([][]mr.Split, n)
 	for k := range n {
 		plan[k] = chunks[k*len(chunks)/n : (k+1)*len(chunks)/n]
 	}
 	return plan
+}
+
+// sampleColumnar picks sample chunks of Parquet and Arrow splits, which
+// can be cut only between row groups (record batches): all of them when
+// they hold at most sampleChunks*sampleChunk bytes, else the first row
+// group of each of sampleChunks splits spread evenly over them. A chunk's
+// Length is its share of its split's, for the quota.
+func sampleColumnar(splits []mr.Split) []mr.Split {
+	var total int64
+	var some []mr.Split // those with rows
+	for _, sp := range splits {
+		if sp.Count > 0 {
+			some = append(some, sp)
+			total += sp.Length
+		}
+	}
+	if total <= sampleChunks*sampleChunk {
+		return some
+	}
+	k := min(len(some), sampleChunks)
+	out := make([]mr.Split, k)
+	for i := range k {
+		sp := some[i*len(some)/k]
+		sp.Length, sp.Count, sp.Whole = sp.Length/int64(sp.Count), 1, false
+		out[i] = sp
+	}
+	return out
 }
 
 // cutPoints returns the n-1 cut points that split the sorted keys into n
@@ -223,13 +257,10 @@ func (s *Scheduler) finishSampling() {
 func (s *Scheduler) describeSample(id int) string {
 	chunks := s.sample.plan[id]
 	first, last := chunks[0], chunks[len(chunks)-1]
-	switch {
-	case len(chunks) > 1:
+	if len(chunks) > 1 {
 		return fmt.Sprintf("%d input chunks, %s to %s", len(chunks), first.File, last.File)
-	case first.Whole:
-		return "input " + first.File
 	}
-	return fmt.Sprintf("input %s bytes %d-%d", first.File, first.Offset, first.Offset+first.Length)
+	return inputs.Describe(first)
 }
 
 // Cuts returns the cut points computed from the sample, and how many keys

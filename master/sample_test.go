@@ -124,6 +124,41 @@ func TestSamplePlan(t *testing.T) {
 	})
 }
 
+// Parquet and Arrow splits are sampled by row group, never at byte
+// offsets: all of them when small, else the first row group of 64 splits
+// spread over them; text beside them is sampled as before.
+func TestSamplePlanColumnar(t *testing.T) {
+	const mib = 1 << 20
+	whole := func(f string, n int64) []mr.Split { return []mr.Split{{File: f, Length: n, Whole: true}} }
+	col := func(file string, first, count int, length int64) mr.Split {
+		return mr.Split{File: file, Format: "parquet", First: first, Count: count, Length: length, Columns: "a"}
+	}
+	small := [][]mr.Split{{col("p", 0, 2, mib)}, {col("q", 0, 0, 0)}, whole("t", 100)[:1]}
+	var chunks []mr.Split
+	for _, p := range samplePlan(small) {
+		chunks = append(chunks, p...)
+	}
+	if want := []mr.Split{whole("t", 100)[0], col("p", 0, 2, mib)}; !slices.Equal(chunks, want) {
+		t.Errorf("small: chunks %+v; want %+v", chunks, want)
+	}
+	var big [][]mr.Split
+	for i := range 128 {
+		big = append(big, []mr.Split{col("big", 4*i, 4, 4*mib)})
+	}
+	chunks = nil
+	for _, p := range samplePlan(big) {
+		chunks = append(chunks, p...)
+	}
+	if len(chunks) != sampleChunks {
+		t.Fatalf("big: %d chunks; want %d", len(chunks), sampleChunks)
+	}
+	for k, c := range chunks {
+		if want := col("big", 8*k, 1, mib); c != want {
+			t.Errorf("chunk %d = %+v; want %+v", k, c, want)
+		}
+	}
+}
+
 // sampled makes a scheduler whose first poll asks for n keys; it has
 // min(nMap, 4) sample tasks of equal size.
 func sampled(t *testing.T, nMap, nReduce, n int) *Scheduler {

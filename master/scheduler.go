@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"gomr.dev/internal/inputs"
 	"gomr.dev/mr"
 )
 
@@ -739,11 +740,7 @@ func (s *Scheduler) describe(t *task) string {
 	if len(splits) > 1 {
 		return fmt.Sprintf("%d inputs, %s to %s", len(splits), splits[0].File, splits[len(splits)-1].File)
 	}
-	sp := splits[0]
-	if sp.Whole {
-		return "input " + sp.File
-	}
-	return fmt.Sprintf("input %s bytes %d-%d", sp.File, sp.Offset, sp.Offset+sp.Length)
+	return inputs.Describe(splits[0])
 }
 
 // Output returns the file the committing reduce id wants moved into place.
