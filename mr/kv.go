@@ -1,6 +1,10 @@
 package mr
 
-import "iter"
+import (
+	"iter"
+
+	"github.com/apache/arrow/go/v15/arrow"
+)
 
 // KeyValue is one pair emitted by Map.
 type KeyValue struct {
@@ -16,6 +20,15 @@ type MapFunc = func(filename string, contents string) []KeyValue
 // key, in ascending key order within a reduce task. The values slice is
 // owned by Reduce for the duration of the call.
 type ReduceFunc = func(key string, values []string) string
+
+// MapBatchFunc is Map for Parquet and Arrow inputs, typed: it is called
+// with each record batch of a split, holding the job's --columns (all
+// columns by default, nested ones too), and hands pairs to emit. The batch
+// and its arrays are valid only during the call: Retain what must outlive
+// it, and copy strings taken from it (their bytes are the batch's). An
+// app may export MapBatch beside Map, which then gets its text inputs, or
+// alone, and then text inputs fail the task.
+type MapBatchFunc = func(filename string, batch arrow.Record, emit func(key, value string))
 
 // MapEmitFunc is the streaming form of Map: it hands each pair to emit
 // instead of returning them all, so the engine can sort and spill them

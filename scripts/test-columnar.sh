@@ -155,6 +155,26 @@ check_duckdb_input() {
 	fi
 }
 
+# apps/colsum reads typed record batches through MapBatch: its sums per key
+# over a Parquet file DuckDB wrote equal DuckDB's own GROUP BY, and an
+# unread third column changes nothing.
+check_colsum() {
+	[[ -n $SKIP || ! -f $APPS/colsum.so ]] && return
+	local pq=$WORK/sales.parquet out=$WORK/colsum
+	duck "COPY (SELECT 'shop' || (i % 37) AS shop, i * 7 % 1000 - 200 AS amount, repeat('x', 50) AS note FROM range(200000) t(i)) TO '$pq' (FORMAT parquet, ROW_GROUP_SIZE 20000)" >/dev/null 2>"$WORK/duck.err" ||
+		{ fail colsum "DuckDB could not write Parquet: $(tail -1 "$WORK/duck.err")"; return; }
+	timeout -k 2 "$T" "$MR" run --workers 2 --split-size 256KiB --columns shop,amount --param key=shop --param value=amount \
+		--output-format parquet --out "$out" "$APPS/colsum.so" "$pq" 2>"$WORK/colsum.log" ||
+		{ fail colsum "mr run exited $?: $(tail -1 "$WORK/colsum.log")"; return; }
+	duck "SELECT shop || ' ' || sum(amount) FROM '$pq' GROUP BY shop" | sort >"$WORK/colsum.want"
+	duck "SELECT key || ' ' || value FROM '$out/*.parquet'" | sort >"$WORK/colsum.got"
+	if [[ ! -s $WORK/colsum.want ]] || ! cmp -s "$WORK/colsum.got" "$WORK/colsum.want"; then
+		fail colsum "sums differ from DuckDB's ($(diff "$WORK/colsum.got" "$WORK/colsum.want" | head -3 | tr '\n' ' '))"
+	else
+		pass "colsum ($(wc -l <"$WORK/colsum.got") keys, through MapBatch)"
+	fi
+}
+
 # A bad --output-format is one line and exit 2.
 check_bad_format() {
 	local err rc
@@ -173,6 +193,7 @@ if reference; then
 	check_seq_parquet
 	check_collect_parquet
 	check_duckdb_input
+	check_colsum
 else
 	fail reference "mr seq failed: $(tail -1 "$WORK/seq.log")"
 fi

@@ -1,13 +1,18 @@
 package worker
 
 import (
+	"errors"
 	"fmt"
 	"iter"
 	"path/filepath"
 	"runtime"
 	"strings"
 
+	"github.com/apache/arrow/go/v15/arrow"
+
 	"gomr.dev/internal/app"
+	"gomr.dev/internal/format"
+	"gomr.dev/mr"
 )
 
 // The calls below run app code and turn a panic into an error that says
@@ -26,6 +31,48 @@ func callMap(a *app.App, file, contents string, emit func(key, value string)) (e
 	}
 	return nil
 }
+
+func callMapBatch(a *app.App, file string, batch arrow.Record, emit func(key, value string)) (err error) {
+	defer recoverTo(&err)
+	a.MapBatch(file, batch, emit)
+	return nil
+}
+
+// mapSplit calls the app's Map on contents, the text of split s (or of a
+// piece of it); an app that exports only MapBatch has none, which is an
+// error for text. An error from Map is prefixed with Map and the file.
+func mapSplit(a *app.App, s mr.Split, contents string, emit func(key, value string)) error {
+	if a.Map == nil && a.MapEmit == nil {
+		return fmt.Errorf("the app exports only MapBatch, which reads Parquet and Arrow inputs, and %s is text; export Map too", s.File)
+	}
+	if err := callMap(a, s.File, contents, emit); err != nil {
+		return fmt.Errorf("Map(%s): %v", s.File, err)
+	}
+	return nil
+}
+
+// batched reports whether split s goes to the app's MapBatch.
+func batched(a *app.App, s mr.Split) bool { return a.MapBatch != nil && s.Format != "" }
+
+// mapBatches reads split s as record batches and calls MapBatch on each;
+// rows is called with each batch's row count. A read error names the file
+// and row group; an app error is prefixed with MapBatch and the file.
+func mapBatches(a *app.App, s mr.Split, emit func(key, value string), rows func(int64)) error {
+	var appErr error
+	err := format.ReadRecords(s, func(rec arrow.Record) error {
+		if appErr = callMapBatch(a, s.File, rec, emit); appErr != nil {
+			return errStopRead
+		}
+		rows(rec.NumRows())
+		return nil
+	})
+	if appErr != nil {
+		return fmt.Errorf("MapBatch(%s): %v", s.File, appErr)
+	}
+	return err
+}
+
+var errStopRead = errors.New("stopped")
 
 func callReduce(a *app.App, key string, values []string) (out string, err error) {
 	defer recoverTo(&err)

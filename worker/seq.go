@@ -43,15 +43,22 @@ func Sequential(a *app.App, files []string, outDir string, o SeqOptions) error {
 		return err
 	}
 	for _, s := range splits {
+		if batched(a, s) {
+			err := mapBatches(a, s, func(k, v string) { groups[k] = append(groups[k], v) }, func(int64) {})
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		data, err := inputs.Read(s)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", s.File, err)
 		}
-		err = callMap(a, s.File, string(data), func(k, v string) {
+		err = mapSplit(a, s, string(data), func(k, v string) {
 			groups[k] = append(groups[k], v)
 		})
 		if err != nil {
-			return fmt.Errorf("Map(%s): %w", s.File, err)
+			return err
 		}
 	}
 	keys := slices.Sorted(maps.Keys(groups))

@@ -39,6 +39,24 @@ func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error), prog *pr
 	part := func(key string) int { return partition(a, key, t.NReduce) }
 	emit := func(key, value string) { buf.Emit(key, value, part) }
 	for _, s := range t.Splits {
+		if batched(a, s) {
+			// Typed batches, read here: the master ships only text.
+			err := fmt.Errorf("MapBatch reads Parquet and Arrow inputs on the worker, and with --ship-inputs this worker has only their text; give workers the inputs, or also export Map")
+			if !t.ShipInputs {
+				err = mapBatches(a, s, emit, func(rows int64) {
+					rep.Stats[mr.MapInputRecords] += rows
+					bufferStats(&rep.Stats, buf.Stats())
+					prog.publish(&rep.Stats, mapStats)
+				})
+			}
+			if err != nil {
+				rep.Failure = err.Error()
+				buf.Finish(base)
+				return rep
+			}
+			rep.Stats[mr.MapInputBytes] += s.Length
+			continue
+		}
 		data, err := read(s)
 		if err != nil {
 			rep.Failure = err.Error()
@@ -49,7 +67,7 @@ func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error), prog *pr
 		// again, so sharing its bytes is safe.
 		for _, piece := range pieces(a, s, data) {
 			contents := unsafe.String(unsafe.SliceData(piece), len(piece))
-			err := callMap(a, s.File, contents, emit)
+			err := mapSplit(a, s, contents, emit)
 			// Pieces end at line ends, so their lines add up to the
 			// split's.
 			rep.Stats[mr.MapInputBytes] += int64(len(piece))
@@ -57,7 +75,7 @@ func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error), prog *pr
 			bufferStats(&rep.Stats, buf.Stats())
 			prog.publish(&rep.Stats, mapStats)
 			if err != nil {
-				rep.Failure = fmt.Sprintf("Map(%s): %v", s.File, err)
+				rep.Failure = err.Error()
 				buf.Finish(base)
 				return rep
 			}

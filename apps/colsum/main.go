@@ -135,3 +135,7 @@ func Reduce(key string, values iter.Seq[string]) string {
 
 // ValueType makes the sum an int64 column in Parquet and Arrow output.
 func ValueType() string { return "int64" }
+
+// main never runs: an app is loaded as a plugin. It is here so that
+// `go build ./...` can build the package too.
+func main() {}

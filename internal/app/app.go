@@ -24,9 +24,12 @@ import (
 // set: the lab's (Map, Reduce) or the streaming one (MapEmit, ReduceIter),
 // whichever the plugin's Map and Reduce are declared as.
 type App struct {
-	Path       string // as given to Load
-	Map        mr.MapFunc
-	MapEmit    mr.MapEmitFunc
+	Path    string // as given to Load
+	Map     mr.MapFunc
+	MapEmit mr.MapEmitFunc
+	// MapBatch, when the plugin exports it, takes the record batches of
+	// Parquet and Arrow inputs; Map and MapEmit may then both be nil.
+	MapBatch   mr.MapBatchFunc
 	Reduce     mr.ReduceFunc
 	ReduceIter mr.ReduceIterFunc
 	Combine    mr.CombineFunc    // nil when the plugin exports none
@@ -54,6 +57,7 @@ var (
 const (
 	sigMap       = "func Map(filename string, contents string) []mr.KeyValue"
 	sigMapEmit   = "func Map(filename string, contents string, emit func(key, value string))"
+	sigMapBatch  = "func MapBatch(filename string, batch arrow.Record, emit func(key, value string))"
 	sigReduce    = "func Reduce(key string, values []string) string"
 	sigReduceIt  = "func Reduce(key string, values iter.Seq[string]) string"
 	sigCombine   = "func Combine(key string, values []string) string"
@@ -298,8 +302,14 @@ type lookupFunc = func(name string) (plugin.Symbol, error)
 func resolve(path string, lookup lookupFunc) (*App, error) {
 	a := &App{Path: path}
 	var err error
-	if a.Map, a.MapEmit, err = exportEither[mr.MapFunc, mr.MapEmitFunc](path, lookup, "Map", sigMap, sigMapEmit); err != nil {
+	if a.MapBatch, err = export[mr.MapBatchFunc](path, lookup, "MapBatch", sigMapBatch, false); err != nil {
 		return nil, err
+	}
+	// With MapBatch, Map is optional.
+	if _, lerr := lookup("Map"); a.MapBatch == nil || lerr == nil {
+		if a.Map, a.MapEmit, err = exportEither[mr.MapFunc, mr.MapEmitFunc](path, lookup, "Map", sigMap, sigMapEmit); err != nil {
+			return nil, err
+		}
 	}
 	if a.Reduce, a.ReduceIter, err = exportEither[mr.ReduceFunc, mr.ReduceIterFunc](path, lookup, "Reduce", sigReduce, sigReduceIt); err != nil {
 		return nil, err

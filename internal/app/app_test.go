@@ -1,6 +1,8 @@
 package app
 
 import (
+	"github.com/apache/arrow/go/v15/arrow"
+
 	"errors"
 	"fmt"
 	"io/fs"
@@ -433,5 +435,23 @@ func TestLoadBeforeOpen(t *testing.T) {
 		if !errors.Is(err, ErrNotApp) || !errors.Is(err, tt.wantIs) {
 			t.Errorf("Load(%s): errors.Is(err, ErrNotApp / %v) = false", tt.path, tt.wantIs)
 		}
+	}
+}
+
+// MapBatch makes Map optional; a MapBatch of the wrong type is refused
+// with the signature wanted.
+func TestResolveMapBatch(t *testing.T) {
+	batch := func(filename string, batch arrow.Record, emit func(key, value string)) {}
+	a, err := resolve("x.so", fakeLookup(with(map[string]plugin.Symbol{"Map": nil, "MapBatch": batch})))
+	if err != nil || a.MapBatch == nil || a.Map != nil || a.MapEmit != nil {
+		t.Fatalf("MapBatch alone: %+v, %v", a, err)
+	}
+	a, err = resolve("x.so", fakeLookup(with(map[string]plugin.Symbol{"MapBatch": batch})))
+	if err != nil || a.MapBatch == nil || a.Map == nil {
+		t.Fatalf("MapBatch beside Map: %+v, %v", a, err)
+	}
+	_, err = resolve("x.so", fakeLookup(with(map[string]plugin.Symbol{"MapBatch": goodMap})))
+	if err == nil || !strings.Contains(err.Error(), sigMapBatch) {
+		t.Errorf("wrong MapBatch: %v", err)
 	}
 }

@@ -47,7 +47,7 @@ func (arrowInput) Plan(path string, size, splitSize int64, columns []string) (_ 
 	}
 	defer f.Close()
 	defer r.Close()
-	if _, err := selectColumns(path, r.Schema(), columns, true); err != nil {
+	if _, err := selectColumns(path, r.Schema(), columns, false); err != nil { // nested ones pass, for MapBatch
 		return nil, err
 	}
 	cols := strings.Join(columns, ",")

@@ -29,8 +29,8 @@ type Input interface {
 	Sniff(head []byte) bool
 	// Plan cuts the file at path, of size bytes, into splits of about
 	// splitSize bytes each (0: one split), at the boundaries the format
-	// allows, and checks that the columns exist and can be shown as text
-	// (nil: every column). A file whose footer cannot be read is an error
+	// allows, and checks that the columns exist (nil: every column). A
+	// nested column passes, since MapBatch can read it; Read refuses it. A file whose footer cannot be read is an error
 	// that names it.
 	Plan(path string, size, splitSize int64, columns []string) ([]mr.Split, error)
 	// Read returns the text Map sees for split s: for text, the lines that

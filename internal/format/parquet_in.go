@@ -61,7 +61,9 @@ func (parquetInput) Plan(path string, size, splitSize int64, columns []string) (
 	if err != nil {
 		return nil, fmt.Errorf("input %s: Parquet schema: %v", path, err)
 	}
-	fields, err := selectColumns(path, schema, columns, true)
+	// Nested columns pass: MapBatch can read them, and the row text
+	// reader refuses them, naming the column.
+	fields, err := selectColumns(path, schema, columns, false)
 	if err != nil {
 		return nil, err
 	}
