@@ -7,7 +7,10 @@ export CGO_ENABLED := 1
 # User apps, the ones to copy, are in apps/; test-only apps are in
 # testdata/apps/. Both build into bin/apps/NAME.so. Go's ./... skips
 # directories named testdata, so vet and unit name the test apps explicitly.
-APP_DIRS := $(patsubst %/,%,$(wildcard apps/*/ testdata/apps/*/))
+# APPS="wc wclab" builds only those, as make bench does.
+ALL_APP_DIRS := $(patsubst %/,%,$(wildcard apps/*/ testdata/apps/*/))
+APPS ?= $(notdir $(ALL_APP_DIRS))
+APP_DIRS := $(foreach a,$(APPS),$(filter %/$(a),$(ALL_APP_DIRS)))
 TEST_APPS := ./testdata/apps/...
 
 .PHONY: all build apps test vet unit harness status columnar netns demo bench clean
