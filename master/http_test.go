@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -225,4 +226,34 @@ func TestInterruptedJobLeavesASummary(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, SuccessFile)); err == nil {
 		t.Fatal("an interrupted job wrote _SUCCESS")
 	}
+}
+
+func TestOneJobPerOutputDirectory(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	os.WriteFile(in, []byte("x\n"), 0o644)
+	out := filepath.Join(dir, "out")
+	newMaster := func(sock string) (*Master, error) {
+		return New(Options{Inputs: []string{in}, OutDir: out, Listen: "unix:" + filepath.Join(dir, sock)})
+	}
+	first, err := newMaster("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(out, "mr-out-0"), []byte("the first job's"), 0o644)
+	_, err = newMaster("b")
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("locked by process %d on host", os.Getpid())) || !strings.Contains(err.Error(), "another --out") {
+		t.Fatalf("second master on the same --out: %v; want a refusal naming the first", err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(out, "mr-out-0")); string(data) != "the first job's" {
+		t.Fatal("the refused master removed the first job's output")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	first.Run(ctx)
+	third, err := newMaster("c")
+	if err != nil {
+		t.Fatalf("a master after the first ended: %v", err)
+	}
+	third.Run(ctx)
 }

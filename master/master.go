@@ -180,9 +180,10 @@ type Master struct {
 	app    mr.GetAppReply    // the app served to workers; empty without --app
 	splits map[mr.Split]bool // the job's splits, which ReadSplit may serve
 
-	ext  string        // what output file names end with, for the output format
-	spec JobSpec       // what the job was asked to do, for the status page and the summary
-	http *statusServer // nil without Options.HTTP
+	ext    string        // what output file names end with, for the output format
+	unlock func()        // releases the lock on the output directory
+	spec   JobSpec       // what the job was asked to do, for the status page and the summary
+	http   *statusServer // nil without Options.HTTP
 
 	closing chan struct{} // closed when Run is shutting down
 	conns   sync.WaitGroup
@@ -209,6 +210,21 @@ func New(opt Options) (*Master, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("--out %s: %w", opt.OutDir, err)
 	}
+	// One job per output directory: a second master would delete this
+	// one's output as it starts. The lock holds until Run returns, or the
+	// process dies.
+	unlock, err := scratch.Lock(filepath.Join(out, lockFile))
+	if errors.Is(err, scratch.ErrLocked) {
+		return nil, fmt.Errorf("--out %s is %v, another master running a job there; wait for it to end, stop it, or give another --out", opt.OutDir, err)
+	} else if err != nil {
+		return nil, fmt.Errorf("--out %s: %w", opt.OutDir, err)
+	}
+	started := false
+	defer func() {
+		if !started {
+			unlock()
+		}
+	}()
 	if err := removeOldOutput(out); err != nil {
 		return nil, err
 	}
@@ -276,6 +292,7 @@ func New(opt Options) (*Master, error) {
 			return nil, err
 		}
 	}
+	m.unlock, started = unlock, true
 	return m, nil
 }
 
@@ -294,6 +311,9 @@ func jobSpec(opt Options) JobSpec {
 
 // Files of a job's output directory besides its mr-out-* files.
 const (
+	// lockFile is locked by the master running a job in the directory,
+	// and names it.
+	lockFile = ".mr-lock"
 	// SummaryFile describes the job once it has ended, well or badly.
 	SummaryFile = "mr-job.json"
 	// SuccessFile is created, empty, after every other output file of a
@@ -571,6 +591,7 @@ func (m *Master) shutdown() {
 	}
 	m.stopHTTP()
 	os.RemoveAll(m.jobDir)
+	m.unlock()
 }
 
 // service is the RPC face of Master for one connection. Its methods hold

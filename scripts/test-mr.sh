@@ -471,6 +471,21 @@ scenario_bad_input() {
 	expect_error bad-input/plugin-badsig "exports Map as func(string) []mr.KeyValue" "$MR" worker badsig.so
 	expect_error bad-input/plugin-not-so "$ROOT/README.md" "$MR" seq "$ROOT/README.md" "${INPUTS[0]}"
 
+	# A second master on a running master's --out is refused, naming it,
+	# and removes none of its files.
+	mkdir busy
+	# Not under timeout, so that $! is the master itself; it is killed
+	# below, or by cleanup.
+	"$MR" master --listen unix:first.sock --out busy "${INPUTS[0]}" >/dev/null 2>first.log &
+	local first=$!
+	PIDS+=("$first")
+	wait_for_log first.log "serving"
+	echo kept >busy/mr-out-0 # as if the first job had written it
+	expect_error bad-input/out-locked "is locked by process $first on host" "$MR" master --listen unix:second.sock --out busy "${INPUTS[0]}"
+	kill -9 "$first" 2>/dev/null
+	wait "$first" 2>/dev/null
+	[[ -f busy/mr-out-0 ]] || fail bad-input/out-locked "a master removed the output of the one before it"
+
 	# Binary and empty input are fine, and still exact.
 	mkdir data
 	head -c 300000 /dev/urandom >data/random.bin
