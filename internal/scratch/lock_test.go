@@ -24,6 +24,9 @@ func TestLock(t *testing.T) {
 		t.Fatalf("second Lock = %v; want ErrLocked naming this process", err)
 	}
 	release()
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("release left the lock file: %v", err)
+	}
 	release2, err := Lock(path)
 	if err != nil {
 		t.Fatalf("Lock after release: %v", err)
