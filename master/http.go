@@ -89,7 +89,6 @@ func (m *Master) startHTTP() error {
 			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      60 * time.Second,
 			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          nil,
 		},
 		ln:   ln,
 		url:  fmt.Sprintf("%s://%s/", scheme, displayAddr(ln.Addr(), host)),

@@ -2,6 +2,7 @@ package master
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -159,27 +160,20 @@ const DefaultLimit = 100
 
 // Snapshot describes the job at now. It walks every task once.
 func (s *Scheduler) Snapshot(now time.Time, q Query) JobStatus {
+	end := s.clock(now)
 	js := JobStatus{
-		State:    "running",
+		State:    s.state(),
 		Failure:  s.failure,
 		Started:  s.cfg.Start,
 		Now:      now,
-		Counters: Counters{Builtin: s.totals.Map(), User: clone(s.counters)},
+		Elapsed:  end.Sub(s.cfg.Start).Seconds(),
+		Counters: Counters{Builtin: s.totals.Map(), User: maps.Clone(s.counters)},
 		Running:  Counters{Builtin: map[string]int64{}, User: map[string]int64{}},
 		Events:   make([]EventStatus, 0, len(s.recent)),
 	}
-	end := now
-	switch {
-	case s.failure != "":
-		js.State = "failed"
-	case s.Done():
-		js.State = "succeeded"
-	}
 	if s.Over() {
-		end = s.ended
 		js.Ended = &end
 	}
-	js.Elapsed = s.elapsed(now).Seconds()
 
 	var running mr.Stats
 	kinds := []mr.TaskKind{mr.MapTask, mr.ReduceTask}
@@ -292,13 +286,28 @@ func (s *Scheduler) Snapshot(now time.Time, q Query) JobStatus {
 	return js
 }
 
-// elapsed is the job's run time so far, or in all once it is over.
-func (s *Scheduler) elapsed(now time.Time) time.Duration {
-	if s.Over() && !s.ended.IsZero() {
-		now = s.ended
+// state is the job's state: running, succeeded or failed.
+func (s *Scheduler) state() string {
+	switch {
+	case s.failure != "":
+		return "failed"
+	case s.Done():
+		return "succeeded"
 	}
-	return now.Sub(s.cfg.Start)
+	return "running"
 }
+
+// clock is the time the job's clock shows at now: now while it runs, the
+// moment it ended once it is over.
+func (s *Scheduler) clock(now time.Time) time.Time {
+	if s.Over() && !s.ended.IsZero() {
+		return s.ended
+	}
+	return now
+}
+
+// elapsed is the job's run time so far, or in all once it is over.
+func (s *Scheduler) elapsed(now time.Time) time.Duration { return s.clock(now).Sub(s.cfg.Start) }
 
 func limit(n int) int {
 	if n == 0 {
@@ -446,14 +455,6 @@ func (s *Scheduler) workerList(now time.Time, busy map[string]int, n int) Worker
 	return wl
 }
 
-func clone(m map[string]int64) map[string]int64 {
-	out := make(map[string]int64, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
 // Metrics is what the master's /metrics shows, counted in one walk over
 // the tasks.
 type Metrics struct {
@@ -470,14 +471,8 @@ type Metrics struct {
 
 // Metrics counts the job for the metrics endpoint at now.
 func (s *Scheduler) Metrics(now time.Time) Metrics {
-	m := Metrics{State: "running", Tasks: map[[2]string]int{}, Attempts: map[[2]string]int{}, Running: map[string]int{},
-		Durations: map[string][]float64{}, Stats: s.totals, Counters: clone(s.counters), Dead: len(s.dead), Alive: len(s.workers)}
-	switch {
-	case s.failure != "":
-		m.State = "failed"
-	case s.Done():
-		m.State = "succeeded"
-	}
+	m := Metrics{State: s.state(), Tasks: map[[2]string]int{}, Attempts: map[[2]string]int{}, Running: map[string]int{},
+		Durations: map[string][]float64{}, Stats: s.totals, Counters: maps.Clone(s.counters), Dead: len(s.dead), Alive: len(s.workers)}
 	for _, kind := range []mr.TaskKind{mr.SampleTask, mr.MapTask, mr.ReduceTask} {
 		k := kind.String()
 		for _, st := range []taskState{taskIdle, taskRunning, taskCommitting, taskDone} {
