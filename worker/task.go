@@ -38,7 +38,7 @@ func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error), prog *pr
 	buf := shuffle.NewBuffer(t.NReduce, t.MapMemory, t.MergeFactor, base, combine)
 	part := func(key string) int { return partition(a, key, t.NReduce) }
 	emit := func(key, value string) { buf.Emit(key, value, part) }
-	for _, s := range t.Splits {
+	for si, s := range t.Splits {
 		if batched(a, s) {
 			// Typed batches, read here: the master ships only text.
 			err := fmt.Errorf("MapBatch reads Parquet and Arrow inputs on the worker, and with --ship-inputs this worker has only their text; give workers the inputs, or also export Map")
@@ -65,8 +65,9 @@ func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error), prog *pr
 		}
 		// Map may keep substrings of contents; data is never written to
 		// again, so sharing its bytes is safe.
-		for _, piece := range pieces(a, s, data) {
+		for _, piece := range prog.marks.chunks(si, data, pieces(a, s, data)) {
 			contents := unsafe.String(unsafe.SliceData(piece), len(piece))
+			prog.marks.mapChunk(si, data, piece) // see skip.go
 			err := mapSplit(a, s, contents, emit)
 			// Pieces end at line ends, so their lines add up to the
 			// split's.
@@ -76,10 +77,12 @@ func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error), prog *pr
 			prog.publish(&rep.Stats, mapStats)
 			if err != nil {
 				rep.Failure = err.Error()
+				rep.Mark = prog.marks.blame()
 				buf.Finish(base)
 				return rep
 			}
 		}
+		prog.marks.leave()
 	}
 	index, bs, err := buf.Finish(base)
 	bufferStats(&rep.Stats, bs)
@@ -252,6 +255,9 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 	defer count()
 	for m.Next() {
 		key := m.Key()
+		if prog.marks.reduceKey(key) {
+			continue // a bad record; see skip.go
+		}
 		var v string
 		if a.ReduceIter != nil {
 			v, err = callReduceIter(a, key, m.Values())
@@ -262,6 +268,7 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 		groups++
 		if err != nil {
 			rep.Failure = fmt.Sprintf("Reduce(%.80q): %v", key, err)
+			rep.Mark = prog.marks.blameKey(key)
 			return rep
 		}
 		if err := rows.Write(key, v); err != nil {
@@ -274,6 +281,7 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 			count()
 		}
 	}
+	prog.marks.leave()
 	if err := m.Err(); err != nil {
 		rep.Failure = fmt.Sprintf("read map output: %v", err)
 		return rep
