@@ -451,6 +451,7 @@ scenario_bad_input() {
 	expect_error bad-input/bad-nreduce "--nreduce 0" "$MR" run --nreduce 0 "$APPS/wc.so" "${INPUTS[0]}"
 	expect_error bad-input/bad-advertise "give a host only" "$MR" worker --advertise host:80 "$APPS/wc.so"
 	expect_error bad-input/bad-worker-timeout "--worker-timeout 1ms" "$MR" master --worker-timeout 1ms "${INPUTS[0]}"
+	expect_error bad-input/bad-skip "--skip-bad-records -1: must not be negative" "$MR" master --skip-bad-records -1 "${INPUTS[0]}"
 	expect_error bad-input/bad-param "--param" "$MR" master --param nokey "${INPUTS[0]}"
 	expect_error bad-input/no-app "no such file" "$MR" worker missing.so
 	expect_error bad-input/unreachable "unreachable" "$MR" worker --master unix:nobody.sock --connect-timeout 1s "$APPS/wc.so"
