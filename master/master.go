@@ -39,11 +39,13 @@ type Options struct {
 	// dead: its tasks run elsewhere, and so do the map tasks whose output
 	// it held. Default TaskTimeout.
 	WorkerTimeout time.Duration
-	MaxAttempts   int               // default 4
-	SplitSize     int64             // bytes; 0 means never split
-	MapMemory     int               // map-side sort buffer, bytes; default 64 MiB
-	MergeFactor   int               // most runs merged at once; default 64
-	Params        map[string]string // passed to every task
+	MaxAttempts   int // default 4
+	// NoBackups turns off backup attempts of stragglers; see backup.go.
+	NoBackups   bool
+	SplitSize   int64             // bytes; 0 means never split
+	MapMemory   int               // map-side sort buffer, bytes; default 64 MiB
+	MergeFactor int               // most runs merged at once; default 64
+	Params      map[string]string // passed to every task
 	// Secret, when set, must be proven by every connecting worker; see
 	// internal/auth.
 	Secret []byte
@@ -265,6 +267,7 @@ func New(opt Options) (*Master, error) {
 			WorkerTimeout: opt.WorkerTimeout,
 			MaxAttempts:   opt.MaxAttempts,
 			MaxLost:       3 * opt.MaxAttempts,
+			Backups:       !opt.NoBackups,
 			Start:         time.Now(),
 		}),
 		changed: make(chan struct{}),

@@ -48,6 +48,7 @@ type attempt struct {
 	seq       int // the scheduler's sequence number when it started
 	started   time.Time
 	ended     time.Time // when it reported or was given up; zero while running
+	backup    bool      // started as a backup of a slow attempt; see backup.go
 	// stats and counters are what the attempt has counted: live from its
 	// heartbeats while it runs, final from its report.
 	stats    mr.Stats
@@ -69,6 +70,7 @@ type task struct {
 	avoid    string  // map: a worker whose output of this task could not be fetched
 	redone   int     // map: the scheduler's sequence number when its output was last lost
 	won      int     // the committing attempt, 1-based; 0 while none has
+	backedUp bool    // a backup attempt was started since the task last became idle
 }
 
 // running reports whether any attempt is still in flight.
@@ -93,6 +95,9 @@ type Config struct {
 	MaxAttempts   int       // failed attempts of one task before the job fails
 	MaxLost       int       // consecutive lost attempts of one task before the job fails
 	Start         time.Time // when the job started, for the status page
+	// Backups lets the scheduler start a second attempt of a straggler
+	// near the end of a phase; see backup.go.
+	Backups bool
 }
 
 // Scheduler is the master's state machine. It does no I/O, takes no locks
@@ -241,19 +246,32 @@ func (s *Scheduler) Assign(worker string, now time.Time) (mr.Action, mr.Task) {
 		return mr.Run, t
 	}
 	if s.mapsLeft > 0 {
+		if id, ok := s.backup(mr.MapTask, worker, now); ok {
+			t := s.startBackup(mr.MapTask, id, worker, now)
+			t.Splits = s.cfg.Tasks[id]
+			return mr.Run, t
+		}
 		return mr.Wait, mr.Task{}
 	}
 	if id, ok := s.popReduce(worker); ok {
-		t := s.start(&s.reduces[id], worker, now)
-		for m := range s.maps {
-			mt := &s.maps[m]
-			if n := mt.index[id+1] - mt.index[id]; n > 0 {
-				t.Runs = append(t.Runs, mr.Segment{Path: mt.output, Offset: mt.index[id], Length: n, Addr: mt.addr, Map: m})
-			}
-		}
-		return mr.Run, t
+		return mr.Run, s.withRuns(s.start(&s.reduces[id], worker, now))
+	}
+	if id, ok := s.backup(mr.ReduceTask, worker, now); ok {
+		return mr.Run, s.withRuns(s.startBackup(mr.ReduceTask, id, worker, now))
 	}
 	return mr.Wait, mr.Task{}
+}
+
+// withRuns adds to reduce task t its partition of every map output.
+func (s *Scheduler) withRuns(t mr.Task) mr.Task {
+	id := t.ID
+	for m := range s.maps {
+		mt := &s.maps[m]
+		if n := mt.index[id+1] - mt.index[id]; n > 0 {
+			t.Runs = append(t.Runs, mr.Segment{Path: mt.output, Offset: mt.index[id], Length: n, Addr: mt.addr, Map: m})
+		}
+	}
+	return t
 }
 
 // popMap takes the first queued map task that worker should run. A task
@@ -503,6 +521,7 @@ func (s *Scheduler) redo(t *task, why string, now time.Time) {
 	s.count(t, -1)
 	t.won = 0
 	t.state = taskIdle
+	t.backedUp = false
 	t.output, t.index, t.addr, t.owner = "", nil, "", ""
 	s.seq++
 	t.redone = s.seq

@@ -37,9 +37,17 @@ func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error), prog *pr
 	}
 	buf := shuffle.NewBuffer(t.NReduce, t.MapMemory, t.MergeFactor, base, combine)
 	part := func(key string) int { return partition(a, key, t.NReduce) }
-	emit := func(key, value string) { buf.Emit(key, value, part) }
+	var contents string // the input Map is working on, for progress
+	emitted := 0
+	emit := func(key, value string) {
+		buf.Emit(key, value, part)
+		if emitted++; emitted%emitEvery == 0 {
+			prog.mapping(contents, key, rep.Stats[mr.MapInputBytes])
+		}
+	}
 	for _, s := range t.Splits {
 		if batched(a, s) {
+			contents = ""
 			// Typed batches, read here: the master ships only text.
 			err := fmt.Errorf("MapBatch reads Parquet and Arrow inputs on the worker, and with --ship-inputs this worker has only their text; give workers the inputs, or also export Map")
 			if !t.ShipInputs {
@@ -66,7 +74,12 @@ func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error), prog *pr
 		// Map may keep substrings of contents; data is never written to
 		// again, so sharing its bytes is safe.
 		for _, piece := range pieces(a, s, data) {
-			contents := unsafe.String(unsafe.SliceData(piece), len(piece))
+			if prog.stop.Load() {
+				rep.Failure = errSuperseded.Error()
+				buf.Finish(base)
+				return rep
+			}
+			contents = unsafe.String(unsafe.SliceData(piece), len(piece))
 			err := mapSplit(a, s, contents, emit)
 			// Pieces end at line ends, so their lines add up to the
 			// split's.
@@ -237,6 +250,13 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 		return rep
 	}
 	defer out.Close()
+	if !t.CollectOutput {
+		defer func() {
+			if rep.Failure != "" {
+				os.Remove(name) // what a failed or stopped attempt wrote is no use to anyone
+			}
+		}()
+	}
 	rows, err := newRowWriter(a, t, out)
 	if err != nil {
 		rep.Failure = err.Error()
@@ -251,6 +271,10 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 	}
 	defer count()
 	for m.Next() {
+		if prog.stop.Load() {
+			rep.Failure = errSuperseded.Error()
+			return rep
+		}
 		key := m.Key()
 		var v string
 		if a.ReduceIter != nil {

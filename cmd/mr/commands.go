@@ -39,6 +39,7 @@ type jobFlags struct {
 	httpGrace     time.Duration
 	output        outputFlags
 	columns       string
+	backupTasks   bool
 }
 
 // outputFlags choose the format of a job's output files.
@@ -69,6 +70,7 @@ func (j *jobFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&j.taskTimeout, "task-timeout", 10*time.Second, "give a task to another worker after its worker is silent this long")
 	fs.DurationVar(&j.workerTimeout, "worker-timeout", 0, "declare a worker dead after it is silent this long, and run the map tasks whose output it held again (default: --task-timeout)")
 	fs.IntVar(&j.maxAttempts, "max-attempts", 4, "fail the job when one task has failed this many times")
+	fs.BoolVar(&j.backupTasks, "backup-tasks", true, "near the end of a phase, run a second attempt of a task that is much slower than its peers; the first to finish wins")
 	j.splitSize, j.mapMemory = 64<<20, 64<<20
 	fs.Var(&j.splitSize, "split-size", "cut input files larger than this at line boundaries, and pack smaller ones into tasks up to it; 0 = never cut")
 	fs.Var(&j.mapMemory, "map-memory", "map-side sort buffer per task; a task spills sorted runs to disk when it fills")
@@ -154,6 +156,7 @@ func (j *jobFlags) options(fs *pflag.FlagSet, files []string, params map[string]
 		TaskTimeout:   j.taskTimeout,
 		WorkerTimeout: j.workerTimeout,
 		MaxAttempts:   j.maxAttempts,
+		NoBackups:     !j.backupTasks,
 		SplitSize:     int64(j.splitSize),
 		MapMemory:     int(j.mapMemory),
 		MergeFactor:   j.mergeFactor,
