@@ -13,7 +13,7 @@ APPS ?= $(notdir $(ALL_APP_DIRS))
 APP_DIRS := $(foreach a,$(APPS),$(filter %/$(a),$(ALL_APP_DIRS)))
 TEST_APPS := ./testdata/apps/...
 
-.PHONY: all build apps test vet unit harness status columnar netns demo bench clean
+.PHONY: all build apps test vet unit harness status columnar netns demo bench straggler clean
 
 all: build apps
 
@@ -63,6 +63,11 @@ demo: build apps
 # The engine against baselines; SIZE=64MiB make bench for a quick run.
 bench:
 	scripts/bench.sh
+
+# Word count with one worker throttled to a tenth of a CPU, with and
+# without backup tasks, against a clean run; as root (it needs a cgroup).
+straggler: build apps
+	scripts/straggler.sh
 
 clean:
 	rm -rf bin

@@ -98,6 +98,8 @@ type Config struct {
 	// Backups lets the scheduler start a second attempt of a straggler
 	// near the end of a phase; see backup.go.
 	Backups bool
+	// Epoch is how often the job has been resumed; see mr.TaskRef.
+	Epoch int
 }
 
 // Scheduler is the master's state machine. It does no I/O, takes no locks
@@ -215,7 +217,7 @@ func (s *Scheduler) task(ref mr.TaskRef) *task {
 // attempt returns the attempt ref names, or nil if it was never issued.
 func (s *Scheduler) attempt(ref mr.TaskRef) (*task, *attempt) {
 	t := s.task(ref)
-	if t == nil || ref.Attempt < 1 || ref.Attempt > len(t.attempts) {
+	if t == nil || ref.Epoch != s.cfg.Epoch || ref.Attempt < 1 || ref.Attempt > len(t.attempts) {
 		return nil, nil
 	}
 	return t, &t.attempts[ref.Attempt-1]
@@ -332,6 +334,7 @@ func (s *Scheduler) start(t *task, worker string, now time.Time) mr.Task {
 	}
 	ref := t.ref
 	ref.Attempt = len(t.attempts)
+	ref.Epoch = s.cfg.Epoch
 	return mr.Task{TaskRef: ref, NMap: len(s.maps), NReduce: len(s.reduces), Cuts: s.sample.cuts}
 }
 
@@ -343,6 +346,9 @@ func (s *Scheduler) Heartbeat(hb mr.HeartbeatArgs, now time.Time) (done bool, lo
 	worker, ref := hb.Worker, hb.Task
 	if !s.heard(worker, now) {
 		return false, nil
+	}
+	if ref.Epoch != s.cfg.Epoch {
+		return true, nil // an attempt of a master that crashed: the job has moved on
 	}
 	t, a := s.attempt(ref)
 	if t == nil || a.worker != worker {

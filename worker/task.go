@@ -24,7 +24,7 @@ import (
 // the attempt had counted.
 func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error), prog *progress) mr.ReportArgs {
 	var rep mr.ReportArgs
-	base := filepath.Join(t.Dir, fmt.Sprintf("m%d-a%d", t.ID, t.Attempt))
+	base := filepath.Join(t.Dir, t.File("m"))
 	var combine shuffle.CombineFunc
 	if a.Combine != nil {
 		combine = func(key string, values []string) (string, error) {
@@ -199,7 +199,7 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 		rep.Stats[mr.ShuffleBytes] = prog.stats[mr.ShuffleBytes].Load()
 		rep.Stats[mr.ShuffleBytesFetched] = prog.stats[mr.ShuffleBytesFetched].Load()
 	}()
-	tmp, err := os.MkdirTemp(env.scratch, fmt.Sprintf("r%d-a%d-", t.ID, t.Attempt))
+	tmp, err := os.MkdirTemp(env.scratch, t.File("r")+"-")
 	if err != nil {
 		rep.Failure = err.Error()
 		return rep
@@ -238,7 +238,7 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 	st := &rep.Stats
 	st[mr.SpilledRecords], st[mr.SpilledBytes] = m.PassRecords, m.PassBytes
 	prog.publish(st, reduceStats)
-	name := filepath.Join(t.Dir, fmt.Sprintf("out%d-a%d", t.ID, t.Attempt))
+	name := filepath.Join(t.Dir, t.File("out"))
 	var out *os.File
 	if t.CollectOutput {
 		out, err = os.Create(filepath.Join(tmp, "out"))
