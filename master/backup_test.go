@@ -163,3 +163,28 @@ func TestBackupOfSlowReduce(t *testing.T) {
 		t.Fatal("not done")
 	}
 }
+
+// A task that fails for want of disk on its worker is lost, not failed,
+// and goes to another worker.
+func TestWorkerFaultIsLostAndMovesOn(t *testing.T) {
+	s := newTestScheduler(1, 1)
+	for _, w := range []string{"a", "b"} {
+		s.heard(w, t0)
+	}
+	m := mustAssign(t, s, "a", t0, mr.MapTask, 0)
+	rep := mr.ReportArgs{Worker: "a", Task: m.TaskRef, Failure: "write m0-a1: no space left on device", WorkerFault: true}
+	if o := s.Complete(rep, t0); o != Retrying {
+		t.Fatalf("Complete(disk full) = %v; want retrying", o)
+	}
+	if s.maps[0].failures != 0 || s.maps[0].attempts[0].state != attemptLost {
+		t.Fatalf("failures %d, attempt %v; want 0 and lost", s.maps[0].failures, s.maps[0].attempts[0].state)
+	}
+	wantWait(t, s, "a", t0, "the full worker should not get the task again while another can run it")
+	m2 := mustAssign(t, s, "b", t0, mr.MapTask, 0)
+	s.Complete(ok("b", m2, 1), t0)
+	r := mustAssign(t, s, "a", t0, mr.ReduceTask, 0)
+	rep = mr.ReportArgs{Worker: "a", Task: r.TaskRef, Failure: "no space left on device", WorkerFault: true}
+	s.Complete(rep, t0)
+	wantWait(t, s, "a", t0, "nor the reduce")
+	mustAssign(t, s, "b", t0, mr.ReduceTask, 0)
+}

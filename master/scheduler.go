@@ -67,7 +67,7 @@ type task struct {
 	index    []int64 // map: where each partition's run starts in output
 	addr     string  // map: the shuffle server holding output; "" when shared
 	owner    string  // map: the worker that wrote output
-	avoid    string  // map: a worker whose output of this task could not be fetched
+	avoid    string  // a worker not to run this task again, if another can: its output could not be fetched, or its disk failed it
 	redone   int     // map: the scheduler's sequence number when its output was last lost
 	won      int     // the committing attempt, 1-based; 0 while none has
 	backedUp bool    // a backup attempt was started since the task last became idle
@@ -305,10 +305,19 @@ func (s *Scheduler) popMap(worker string) (int, bool) {
 func (s *Scheduler) popReduce(worker string) (int, bool) {
 	for n, id := range s.reduceQueue {
 		t := &s.reduces[id]
-		if t.state == taskIdle && len(t.attempts) > 0 && t.attempts[len(t.attempts)-1].worker == worker {
+		if t.state == taskIdle && len(t.attempts) > 0 && t.attempts[len(t.attempts)-1].worker == worker && t.avoid != worker {
 			s.reduceQueue = append(s.reduceQueue[:n:n], s.reduceQueue[n+1:]...)
 			return id, true
 		}
+	}
+	if len(s.workers) > 1 {
+		for n, id := range s.reduceQueue {
+			if t := &s.reduces[id]; t.state == taskIdle && t.avoid != worker {
+				s.reduceQueue = append(s.reduceQueue[:n:n], s.reduceQueue[n+1:]...)
+				return id, true
+			}
+		}
+		return 0, false // another worker will take what is left
 	}
 	return pop(&s.reduceQueue, s.reduces)
 }
@@ -410,6 +419,18 @@ func (s *Scheduler) Complete(rep mr.ReportArgs, now time.Time) Outcome {
 		return s.unreachable(t, a, rep, now)
 	}
 	a.ended = now
+	if rep.Failure != "" && rep.WorkerFault {
+		s.lose(t, a, now)
+		t.avoid = a.worker
+		s.note(Event{now, rep.Task, a.worker, "lost: the worker could not keep its files: " + rep.Failure})
+		if t.lost >= s.cfg.MaxLost {
+			s.fail(t, fmt.Sprintf("lost %d times in a row; last: the worker could not keep its files: %s", t.lost, rep.Failure))
+			s.settle(t)
+			return JobFailed
+		}
+		s.settle(t)
+		return Retrying
+	}
 	if rep.Failure != "" {
 		a.state = attemptFailed
 		s.totals[mr.AttemptsFailed]++

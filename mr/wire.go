@@ -255,6 +255,10 @@ type ReportArgs struct {
 	// segments, lists them. The attempt counts as lost, not failed, and
 	// the master runs the map tasks that wrote them again.
 	Unreachable []Segment
+	// WorkerFault, with Failure, says the failure is this worker's, not
+	// the app's: its disk is full or broken. The attempt counts as lost,
+	// and the task runs on another worker if there is one.
+	WorkerFault bool
 	// Sample, for a successful sample task, holds the sampled keys, at
 	// most Task.SampleSize of them, in no particular order.
 	Sample []string

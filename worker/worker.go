@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"gomr.dev/internal/app"
@@ -345,6 +347,7 @@ func (w *worker) run(ctx context.Context, id string, t mr.Task) error {
 	if len(rep.Failure) > maxFailure {
 		rep.Failure = rep.Failure[:maxFailure] + "..."
 	}
+	rep.WorkerFault = rep.Failure != "" && diskFault(rep.Failure)
 	switch {
 	case prog.stop.Load() && rep.Failure != "":
 		rep.Failure = errSuperseded.Error() // whatever the error says, this is why
@@ -371,6 +374,23 @@ func (w *worker) run(ctx context.Context, id string, t mr.Task) error {
 		w.discard(rep)
 	}
 	return nil
+}
+
+// diskErrors are the errors that mean this worker's disk, not the app,
+// failed a task.
+var diskErrors = []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EIO}
+
+// diskFault reports whether a task's failure came from this worker's disk.
+// A failure arrives as text, flattened from errors wrapped on many paths
+// (spills, merges, fetched copies, output), so this matches the errnos'
+// messages.
+func diskFault(failure string) bool {
+	for _, e := range diskErrors {
+		if strings.Contains(failure, e.Error()) {
+			return true
+		}
+	}
+	return false
 }
 
 // discard removes the output of a map attempt that did not commit.
