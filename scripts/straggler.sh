@@ -14,7 +14,9 @@
 # Usage: scripts/straggler.sh   (or: make straggler)
 # Environment: SIZE (input: 512MiB, as 8 files; or 64MiB for a quick run),
 #   REPEAT (runs of each configuration, default 1), THROTTLE (percent of
-#   a CPU, default 10), BENCH_CACHE (default ~/.cache/gomr-bench).
+#   a CPU, default 10), BENCH_CACHE (default ~/.cache/gomr-bench),
+#   CONFIGS (which to run, default "clean backups no-backups"), KEEP=1
+#   (keep the work directory, with every process's log).
 # Results: a table on stdout and in bench/results/straggler-SIZE-DATE.md.
 # Needs root for the cgroup; exits 1 with the reason if it cannot throttle.
 set -u
@@ -57,7 +59,7 @@ cleanup() {
 	kill -9 "${pids[@]}" 2>/dev/null
 	wait 2>/dev/null
 	rmdir "$CG" 2>/dev/null
-	rm -rf "$W"
+	[[ -n ${KEEP:-} ]] && echo "straggler: kept $W" >&2 || rm -rf "$W"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -85,9 +87,9 @@ run() {
 	for i in 1 2 3 4; do
 		if [[ $throttled == yes && $i == 1 ]]; then
 			timeout -k 5 $T sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG" \
-				"$MR" worker --master "unix:$sock" --connect-timeout 30s "$APP" 2>"$d/worker-$i.log" &
+				"$MR" worker -v --master "unix:$sock" --connect-timeout 30s "$APP" 2>"$d/worker-$i.log" &
 		else
-			timeout -k 5 $T "$MR" worker --master "unix:$sock" --connect-timeout 30s "$APP" 2>"$d/worker-$i.log" &
+			timeout -k 5 $T "$MR" worker -v --master "unix:$sock" --connect-timeout 30s "$APP" 2>"$d/worker-$i.log" &
 		fi
 		pids+=($!)
 		[[ $i == 1 ]] && sleep 0.3 # let the first worker take the first task
@@ -106,7 +108,7 @@ run() {
 }
 
 declare -A times nb
-configs=(clean backups no-backups)
+read -ra configs <<<"${CONFIGS:-clean backups no-backups}"
 for ((r = 1; r <= REPEAT; r++)); do
 	for c in "${configs[@]}"; do
 		case $c in
