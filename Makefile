@@ -13,7 +13,7 @@ APPS ?= $(notdir $(ALL_APP_DIRS))
 APP_DIRS := $(foreach a,$(APPS),$(filter %/$(a),$(ALL_APP_DIRS)))
 TEST_APPS := ./testdata/apps/...
 
-.PHONY: all build apps test vet unit harness status columnar netns demo bench clean
+.PHONY: all build apps test vet unit harness status columnar netns demo bench straggler chaos chaos-quick clean
 
 all: build apps
 
@@ -63,6 +63,22 @@ demo: build apps
 # The engine against baselines; SIZE=64MiB make bench for a quick run.
 bench:
 	scripts/bench.sh
+
+# Word count and the indexer under random faults (killed, stopped and
+# throttled workers, a killed master, flipped bytes, a full disk), each
+# round checked against mr seq. ROUNDS=50 make chaos for a long run;
+# make test runs 3 rounds.
+ROUNDS ?= 10
+chaos: build apps
+	scripts/chaos.sh --rounds $(ROUNDS)
+
+chaos-quick: build apps
+	scripts/chaos.sh --rounds 3
+
+# Word count with one worker throttled to a tenth of a CPU, with and
+# without backup tasks, against a clean run; as root (it needs a cgroup).
+straggler: build apps
+	scripts/straggler.sh
 
 clean:
 	rm -rf bin

@@ -2,7 +2,6 @@ package master
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
@@ -39,11 +38,16 @@ type Options struct {
 	// dead: its tasks run elsewhere, and so do the map tasks whose output
 	// it held. Default TaskTimeout.
 	WorkerTimeout time.Duration
-	MaxAttempts   int               // default 4
-	SplitSize     int64             // bytes; 0 means never split
-	MapMemory     int               // map-side sort buffer, bytes; default 64 MiB
-	MergeFactor   int               // most runs merged at once; default 64
-	Params        map[string]string // passed to every task
+	MaxAttempts   int // default 4
+	// Fresh discards an unfinished job's state in OutDir rather than
+	// resume it; see journal.go.
+	Fresh bool
+	// NoBackups turns off backup attempts of stragglers; see backup.go.
+	NoBackups   bool
+	SplitSize   int64             // bytes; 0 means never split
+	MapMemory   int               // map-side sort buffer, bytes; default 64 MiB
+	MergeFactor int               // most runs merged at once; default 64
+	Params      map[string]string // passed to every task
 	// Secret, when set, must be proven by every connecting worker; see
 	// internal/auth.
 	Secret []byte
@@ -181,11 +185,18 @@ type Master struct {
 	sched   *Scheduler    //
 	changed chan struct{} // closed and replaced when the schedule changes
 	told    map[string]bool
+	// sampled is set once the sample phase's decision is in the journal.
+	sampled bool
 
 	mapPhases atomic.Int32 // how often every map task has been committed
 
 	app    mr.GetAppReply    // the app served to workers; empty without --app
 	splits map[mr.Split]bool // the job's splits, which ReadSplit may serve
+
+	journal *journal // where decisions go that a restarted master needs; see journal.go
+	keepDir bool     // leave jobDir for a restarted master to resume: the job was interrupted
+	// journalFailed is set once a journal append has failed.
+	journalFailed atomic.Bool
 
 	ext    string        // what output file names end with, for the output format
 	unlock func()        // releases the lock on the output directory
@@ -238,39 +249,48 @@ func New(opt Options) (*Master, error) {
 			unlock()
 		}
 	}()
-	if err := removeOldOutput(out); err != nil {
-		return nil, err
-	}
-	id := make([]byte, 4)
-	rand.Read(id)
-	jobDir, err := scratch.Make(out, ".mr-", hex.EncodeToString(id))
-	if err != nil {
-		return nil, fmt.Errorf("--out %s: %w", opt.OutDir, err)
-	}
 	var served mr.GetAppReply
 	if opt.App != "" {
 		data, err := os.ReadFile(opt.App)
 		if err != nil {
-			os.RemoveAll(jobDir)
 			return nil, fmt.Errorf("--app: %w", err)
 		}
 		sum := sha256.Sum256(data)
 		served = mr.GetAppReply{Name: filepath.Base(opt.App), SHA256: hex.EncodeToString(sum[:]), Data: data}
 	}
+	spec := specOf(opt, served.SHA256, tasks)
+	job, err := openJob(out, opt, spec)
+	if err != nil {
+		return nil, err
+	}
+	// Until New succeeds, a new job's directory goes, and a resumed one's
+	// stays for the next try.
+	defer func() {
+		if !started {
+			job.journal.close()
+			if job.resume == nil {
+				os.RemoveAll(job.dir)
+			}
+		}
+	}()
 	ln, err := listen(opt.Listen)
 	if err != nil {
-		os.RemoveAll(jobDir)
 		return nil, err
 	}
 	if opt.TLS != nil {
 		ln = tls.NewListener(ln, opt.TLS)
 	}
+	epoch := 0
+	if job.resume != nil {
+		epoch = job.resume.epoch + 1
+	}
 	m := &Master{
-		opt:    opt,
-		ln:     ln,
-		addr:   opt.Listen,
-		jobDir: jobDir,
-		outDir: out,
+		opt:     opt,
+		ln:      ln,
+		addr:    opt.Listen,
+		jobDir:  job.dir,
+		outDir:  out,
+		journal: job.journal,
 		sched: NewScheduler(Config{
 			Tasks:         tasks,
 			NReduce:       opt.NReduce,
@@ -278,6 +298,8 @@ func New(opt Options) (*Master, error) {
 			WorkerTimeout: opt.WorkerTimeout,
 			MaxAttempts:   opt.MaxAttempts,
 			MaxLost:       3 * opt.MaxAttempts,
+			Backups:       !opt.NoBackups,
+			Epoch:         epoch,
 			Start:         time.Now(),
 
 			SkipBadRecords: opt.SkipBadRecords,
@@ -301,10 +323,16 @@ func New(opt Options) (*Master, error) {
 	m.spec = jobSpec(opt)
 	f, _ := format.OutputNamed(opt.Output) // validate checked it
 	m.ext = f.Ext()
+	if job.resume != nil {
+		m.resume(job.resume)
+	}
+	if err := m.journal.append(record{Epoch: &epoch}); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("--out %s: write the job's journal: %w", opt.OutDir, err)
+	}
 	if opt.HTTP != "" {
 		if err := m.startHTTP(); err != nil {
 			ln.Close()
-			os.RemoveAll(jobDir)
 			return nil, err
 		}
 	}
@@ -411,6 +439,8 @@ func (m *Master) Run(ctx context.Context) error {
 	defer m.shutdown()
 	if err := m.serve(ctx); err != nil {
 		m.summarise(fmt.Sprintf("interrupted: %v", context.Cause(ctx)))
+		m.keepDir = true
+		m.opt.Logf("interrupted; the job's state is kept in %s: start the master again with the same inputs and flags to resume it, or with --fresh to start over", m.jobDir)
 		return err
 	}
 	m.mu.Lock()
@@ -606,7 +636,10 @@ func (m *Master) shutdown() {
 		<-done
 	}
 	m.stopHTTP()
-	os.RemoveAll(m.jobDir)
+	m.journal.close()
+	if !m.keepDir {
+		os.RemoveAll(m.jobDir)
+	}
 	m.unlock()
 }
 
@@ -645,7 +678,11 @@ func (s *service) GetTask(args mr.GetTaskArgs, reply *mr.GetTaskReply) error {
 			m.told[args.Worker] = true
 			reply.Failure = m.sched.Failure()
 		}
+		sample := m.sampleDecision()
 		m.mu.Unlock()
+		if sample != nil {
+			m.record(record{Sample: sample}) // before any map task with cut points can commit
+		}
 		if action != mr.Wait {
 			reply.Action = action
 			if action == mr.Run {
@@ -712,7 +749,7 @@ func (s *service) PutOutput(args mr.PutOutputArgs, reply *mr.PutOutputReply) err
 	if t == nil || args.Task.Kind != mr.ReduceTask || args.Offset < 0 {
 		return fmt.Errorf("no reduce attempt %d of task %d was issued", args.Task.Attempt, args.Task.ID)
 	}
-	path := filepath.Join(m.jobDir, fmt.Sprintf("col%d-a%d", args.Task.ID, args.Task.Attempt))
+	path := filepath.Join(m.jobDir, args.Task.File("col"))
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
 	if err != nil {
 		return err
@@ -759,7 +796,15 @@ func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 	lastSample := outcome == Accepted && args.Task.Kind == mr.SampleTask && !m.sched.sampling()
 	cuts, sampled := m.sched.Cuts()
 	mapsDone, nMaps := m.sched.mapsLeft == 0, len(m.sched.maps) // Status would walk every task
+	sample := m.sampleDecision()
 	m.mu.Unlock()
+	if sample != nil {
+		m.record(record{Sample: sample})
+	}
+	if outcome == Accepted && args.Task.Kind == mr.MapTask {
+		m.record(record{Map: &taskRecord{ID: args.Task.ID, Output: args.Output, Index: args.Index, Addr: args.Addr,
+			Owner: args.Worker, Stats: statsRecord(args.Stats), Counters: args.Counters}})
+	}
 	for _, e := range events {
 		m.opt.Logf("%v", e)
 	}
@@ -784,6 +829,9 @@ func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 		// other attempt can commit meanwhile and the job cannot end.
 		final := filepath.Join(m.outDir, fmt.Sprintf("mr-out-%d%s", args.Task.ID, m.ext))
 		err := os.Rename(args.Output, final)
+		if err == nil {
+			m.record(record{Reduce: &taskRecord{ID: args.Task.ID, Stats: statsRecord(args.Stats), Counters: args.Counters}})
+		}
 		m.mu.Lock()
 		if m.sched.Committed(args.Task.ID, err, time.Now()) == Retrying {
 			m.opt.Logf("reduce task %d: %v; will retry", args.Task.ID, err)

@@ -48,6 +48,7 @@ type attempt struct {
 	seq       int // the scheduler's sequence number when it started
 	started   time.Time
 	ended     time.Time // when it reported or was given up; zero while running
+	backup    bool      // started as a backup of a slow attempt; see backup.go
 	// stats and counters are what the attempt has counted: live from its
 	// heartbeats while it runs, final from its report.
 	stats    mr.Stats
@@ -67,9 +68,10 @@ type task struct {
 	index    []int64 // map: where each partition's run starts in output
 	addr     string  // map: the shuffle server holding output; "" when shared
 	owner    string  // map: the worker that wrote output
-	avoid    string  // map: a worker whose output of this task could not be fetched
+	avoid    string  // a worker not to run this task again, if another can: its output could not be fetched, or its disk failed it
 	redone   int     // map: the scheduler's sequence number when its output was last lost
 	won      int     // the committing attempt, 1-based; 0 while none has
+	backedUp bool    // a backup attempt was started since the task last became idle
 
 	// skip is what the task knows of its bad records; nil until an
 	// attempt crashes in app code with the job skipping them (skip.go).
@@ -98,6 +100,11 @@ type Config struct {
 	MaxAttempts   int       // failed attempts of one task before the job fails
 	MaxLost       int       // consecutive lost attempts of one task before the job fails
 	Start         time.Time // when the job started, for the status page
+	// Backups lets the scheduler start a second attempt of a straggler
+	// near the end of a phase; see backup.go.
+	Backups bool
+	// Epoch is how often the job has been resumed; see mr.TaskRef.
+	Epoch int
 	// SkipBadRecords is how many bad records the job may leave out; 0
 	// leaves out none. TextStarts says where the text of each text split
 	// not at its file's start begins. See skip.go.
@@ -221,7 +228,7 @@ func (s *Scheduler) task(ref mr.TaskRef) *task {
 // attempt returns the attempt ref names, or nil if it was never issued.
 func (s *Scheduler) attempt(ref mr.TaskRef) (*task, *attempt) {
 	t := s.task(ref)
-	if t == nil || ref.Attempt < 1 || ref.Attempt > len(t.attempts) {
+	if t == nil || ref.Epoch != s.cfg.Epoch || ref.Attempt < 1 || ref.Attempt > len(t.attempts) {
 		return nil, nil
 	}
 	return t, &t.attempts[ref.Attempt-1]
@@ -252,19 +259,32 @@ func (s *Scheduler) Assign(worker string, now time.Time) (mr.Action, mr.Task) {
 		return mr.Run, t
 	}
 	if s.mapsLeft > 0 {
+		if id, ok := s.backup(mr.MapTask, worker, now); ok {
+			t := s.startBackup(mr.MapTask, id, worker, now)
+			t.Splits = s.cfg.Tasks[id]
+			return mr.Run, t
+		}
 		return mr.Wait, mr.Task{}
 	}
 	if id, ok := s.popReduce(worker); ok {
-		t := s.start(&s.reduces[id], worker, now)
-		for m := range s.maps {
-			mt := &s.maps[m]
-			if n := mt.index[id+1] - mt.index[id]; n > 0 {
-				t.Runs = append(t.Runs, mr.Segment{Path: mt.output, Offset: mt.index[id], Length: n, Addr: mt.addr, Map: m})
-			}
-		}
-		return mr.Run, t
+		return mr.Run, s.withRuns(s.start(&s.reduces[id], worker, now))
+	}
+	if id, ok := s.backup(mr.ReduceTask, worker, now); ok {
+		return mr.Run, s.withRuns(s.startBackup(mr.ReduceTask, id, worker, now))
 	}
 	return mr.Wait, mr.Task{}
+}
+
+// withRuns adds to reduce task t its partition of every map output.
+func (s *Scheduler) withRuns(t mr.Task) mr.Task {
+	id := t.ID
+	for m := range s.maps {
+		mt := &s.maps[m]
+		if n := mt.index[id+1] - mt.index[id]; n > 0 {
+			t.Runs = append(t.Runs, mr.Segment{Path: mt.output, Offset: mt.index[id], Length: n, Addr: mt.addr, Map: m})
+		}
+	}
+	return t
 }
 
 // popMap takes the first queued map task that worker should run. A task
@@ -296,10 +316,19 @@ func (s *Scheduler) popMap(worker string) (int, bool) {
 func (s *Scheduler) popReduce(worker string) (int, bool) {
 	for n, id := range s.reduceQueue {
 		t := &s.reduces[id]
-		if t.state == taskIdle && len(t.attempts) > 0 && t.attempts[len(t.attempts)-1].worker == worker {
+		if t.state == taskIdle && len(t.attempts) > 0 && t.attempts[len(t.attempts)-1].worker == worker && t.avoid != worker {
 			s.reduceQueue = append(s.reduceQueue[:n:n], s.reduceQueue[n+1:]...)
 			return id, true
 		}
+	}
+	if len(s.workers) > 1 {
+		for n, id := range s.reduceQueue {
+			if t := &s.reduces[id]; t.state == taskIdle && t.avoid != worker {
+				s.reduceQueue = append(s.reduceQueue[:n:n], s.reduceQueue[n+1:]...)
+				return id, true
+			}
+		}
+		return 0, false // another worker will take what is left
 	}
 	return pop(&s.reduceQueue, s.reduces)
 }
@@ -325,6 +354,7 @@ func (s *Scheduler) start(t *task, worker string, now time.Time) mr.Task {
 	}
 	ref := t.ref
 	ref.Attempt = len(t.attempts)
+	ref.Epoch = s.cfg.Epoch
 	return mr.Task{TaskRef: ref, NMap: len(s.maps), NReduce: len(s.reduces), Cuts: s.sample.cuts, Skip: s.skipPlan(t)}
 }
 
@@ -336,6 +366,9 @@ func (s *Scheduler) Heartbeat(hb mr.HeartbeatArgs, now time.Time) (done bool, lo
 	worker, ref := hb.Worker, hb.Task
 	if !s.heard(worker, now) {
 		return false, nil
+	}
+	if ref.Epoch != s.cfg.Epoch {
+		return true, nil // an attempt of a master that crashed: the job has moved on
 	}
 	t, a := s.attempt(ref)
 	if t == nil || a.worker != worker {
@@ -397,6 +430,18 @@ func (s *Scheduler) Complete(rep mr.ReportArgs, now time.Time) Outcome {
 		return s.unreachable(t, a, rep, now)
 	}
 	a.ended = now
+	if rep.Failure != "" && rep.WorkerFault {
+		s.lose(t, a, now)
+		t.avoid = a.worker
+		s.note(Event{now, rep.Task, a.worker, "lost: the worker could not keep its files: " + rep.Failure})
+		if t.lost >= s.cfg.MaxLost {
+			s.fail(t, fmt.Sprintf("lost %d times in a row; last: the worker could not keep its files: %s", t.lost, rep.Failure))
+			s.settle(t)
+			return JobFailed
+		}
+		s.settle(t)
+		return Retrying
+	}
 	if rep.Failure != "" {
 		a.state = attemptFailed
 		s.totals[mr.AttemptsFailed]++
@@ -517,6 +562,7 @@ func (s *Scheduler) redo(t *task, why string, now time.Time) {
 	s.count(t, -1)
 	t.won = 0
 	t.state = taskIdle
+	t.backedUp = false
 	t.output, t.index, t.addr, t.owner = "", nil, "", ""
 	s.seq++
 	t.redone = s.seq

@@ -90,6 +90,7 @@ type AttemptStatus struct {
 	Outcome string    `json:"outcome"` // running, ok, failed, lost or superseded (finished after another attempt committed)
 	Started time.Time `json:"started"`
 	Seconds float64   `json:"seconds"`
+	Backup  bool      `json:"backup,omitempty"` // started as a backup of a slow attempt
 }
 
 // TaskPage is one page of the task table, filtered by kind and state.
@@ -414,7 +415,7 @@ func history(t *task, now time.Time) []AttemptStatus {
 	h := make([]AttemptStatus, len(t.attempts))
 	for n := range t.attempts {
 		a := &t.attempts[n]
-		h[n] = AttemptStatus{Attempt: n + 1, Worker: a.worker, Outcome: a.state.String(), Started: a.started, Seconds: a.seconds(now)}
+		h[n] = AttemptStatus{Attempt: n + 1, Worker: a.worker, Outcome: a.state.String(), Started: a.started, Seconds: a.seconds(now), Backup: a.backup}
 	}
 	return h
 }

@@ -1,6 +1,9 @@
 package mr
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // The master serves these calls over net/rpc under the name "Master":
 //
@@ -80,6 +83,19 @@ type TaskRef struct {
 	Kind    TaskKind
 	ID      int
 	Attempt int
+	// Epoch counts how often the master has resumed the job after a
+	// crash: attempt numbers start again with each, so an attempt is
+	// named by both, and reports from an earlier epoch are ignored.
+	Epoch int
+}
+
+// File names a file of this attempt: prefix, the task's id and the
+// attempt's, as "m3-a1", with the epoch when it is not 0 ("m3-e1-a1").
+func (r TaskRef) File(prefix string) string {
+	if r.Epoch == 0 {
+		return fmt.Sprintf("%s%d-a%d", prefix, r.ID, r.Attempt)
+	}
+	return fmt.Sprintf("%s%d-e%d-a%d", prefix, r.ID, r.Epoch, r.Attempt)
 }
 
 // Task is an assignment handed to a worker.
@@ -242,6 +258,10 @@ type ReportArgs struct {
 	// segments, lists them. The attempt counts as lost, not failed, and
 	// the master runs the map tasks that wrote them again.
 	Unreachable []Segment
+	// WorkerFault, with Failure, says the failure is this worker's, not
+	// the app's: its disk is full or broken. The attempt counts as lost,
+	// and the task runs on another worker if there is one.
+	WorkerFault bool
 	// Sample, for a successful sample task, holds the sampled keys, at
 	// most Task.SampleSize of them, in no particular order.
 	Sample []string

@@ -227,6 +227,16 @@ wait_for_log() {
 	return 1
 }
 
+# wait_until CMD: wait, up to 20 s, until the shell command CMD succeeds.
+wait_until() {
+	local i
+	for ((i = 0; i < 400; i++)); do
+		eval "$1" && return
+		sleep 0.05
+	done
+	return 1
+}
+
 # wait_for_task LOG: wait, up to 20 s, until a worker started with -v and
 # logging to LOG has begun a map task.
 wait_for_task() {
@@ -644,7 +654,65 @@ scenario_sort() {
 	pass sort
 }
 
-ALL=(wc indexer split spill map_parallel reduce_parallel job_count early_exit crash worker_killed worker_stopped secret ship_app net_shuffle run run_crash bad_input poison skip sort)
+# The master SIGKILLed mid-job and started again with the same flags: it
+# resumes from its journal, and the workers, which ride out its absence,
+# finish the job exactly. Killed once the map phase is done, it runs no
+# map task again; killed after the first map task committed, or once the
+# first reduce output is in place, it keeps what was committed.
+scenario_master_killed() {
+	# The smallest input, cut into several map tasks, with few enough keys
+	# that reduces sleeping 1ms per key take a few seconds.
+	local in when resumed r
+	in=$(ls -S -r "${INPUTS[@]}" | head -1)
+	for when in after-maps mid-map mid-reduce; do
+		r=master-killed/$when
+		newdir "$r"
+		mkdir -p seq
+		timeout -k 2 "$T" "$MR" seq --out seq "$APPS/slow.so" "$in" 2>/dev/null && sort seq/mr-out-0 >ref ||
+			{ fail "$r" "mr seq failed"; return; }
+		local flags=(--listen unix:m.sock --nreduce 4 --split-size 16KiB --param sleep=300ms --param reducesleep=1ms)
+		timeout -k 2 "$T" "$MR" master "${flags[@]}" "$in" 2>master-1.log &
+		local m=$!
+		PIDS+=("$m")
+		local w=()
+		for i in 1 2; do
+			timeout -k 2 "$T" "$MR" worker --master unix:m.sock "$APPS/slow.so" 2>"worker-$i.log" &
+			w+=($!)
+			PIDS+=($!)
+		done
+		case $when in
+		after-maps) wait_for_log master-1.log "map phase done" ;;
+		mid-map) wait_until 'grep -qs "\"map\":" .mr-*/journal' ;;
+		mid-reduce) wait_until 'compgen -G "mr-out-*" >/dev/null' ;;
+		esac || { fail "$r" "the job never got there: $(tail -1 master-1.log)"; return; }
+		pkill -9 -P "$m"
+		wait "$m" 2>/dev/null
+		timeout -k 2 "$T" "$MR" master "${flags[@]}" "$in" 2>master-2.log ||
+			{ fail "$r" "the restarted master exited $?: $(tail -1 master-2.log)"; return; }
+		wait "${w[@]}" 2>/dev/null
+		resumed=$(grep -o "resuming.*" master-2.log)
+		[[ $resumed =~ ([0-9]+)\ of\ ([0-9]+)\ map\ tasks\ and\ ([0-9]+)\ of\ ([0-9]+)\ reduce ]] ||
+			{ fail "$r" "the restarted master did not resume: $(head -1 master-2.log)"; return; }
+		local maps=${BASH_REMATCH[1]} nmap=${BASH_REMATCH[2]} reduces=${BASH_REMATCH[3]}
+		same "$r" || return
+		case $when in
+		after-maps)
+			((maps == nmap && reduces < 4)) && [[ $(jq '[.tasks.tasks[] | select(.kind == "map" and .attempts != 1)] | length' mr-job.json) == 0 ]] ||
+				{ fail "$r" "map tasks ran again, or the kill came late: $resumed"; return; } ;;
+		mid-map)
+			((maps > 0 && maps < nmap)) || { fail "$r" "want some but not all map tasks kept: $resumed"; return; } ;;
+		mid-reduce)
+			((maps == nmap && reduces > 0 && reduces < 4)) || { fail "$r" "want every map and some reduces kept: $resumed"; return; } ;;
+		esac
+		[[ $(jq -r .counters.builtin.map_input_records mr-job.json) == $(awk 'END { print NR }' "$in") ]] ||
+			{ fail "$r" "the resumed job's map_input_records is not the input's line count"; return; }
+		[[ -z $(find . -maxdepth 1 -name '.mr-*' -type d) ]] || { fail "$r" "scratch directory left behind"; return; }
+		pass "$r ($resumed)"
+		cd "$WORK" || exit 1
+	done
+}
+
+ALL=(wc indexer split spill map_parallel reduce_parallel job_count early_exit crash worker_killed worker_stopped master_killed secret ship_app net_shuffle run run_crash bad_input poison skip sort)
 want=("$@")
 ((${#want[@]})) || want=("${ALL[@]}")
 for s in "${want[@]}"; do

@@ -1,9 +1,11 @@
 package worker
 
 import (
+	"errors"
 	"maps"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"gomr.dev/mr"
 )
@@ -19,6 +21,9 @@ import (
 // its progress moves within a key too.
 type progress struct {
 	stats [mr.NumStats]atomic.Int64
+	// stop is set when the master says another attempt of the task has
+	// committed, so this one's work is no longer needed.
+	stop atomic.Bool
 
 	mu       sync.Mutex       // guards counters
 	counters map[string]int64 // app counters attributed to this attempt, cumulative
@@ -93,3 +98,39 @@ var (
 	reduceStats = []mr.Stat{mr.SpilledRecords, mr.SpilledBytes, mr.ReduceInputGroups, mr.ReduceInputRecords,
 		mr.OutputRecords, mr.OutputBytes}
 )
+
+// errSuperseded ends an attempt the master no longer needs. Out of emit it
+// travels as a panic through the app's Map, which is the only way to
+// interrupt it, and recoverTo turns it back into this error.
+var errSuperseded = errors.New("stopped: another attempt of the task committed")
+
+// emitEvery is how many pairs a map emits between looks at whether it
+// should stop and where in its input it is.
+const emitEvery = 4096
+
+// mapping is called every emitEvery pairs with the map's current input,
+// what the attempt had read before it (done) and the key just emitted. It
+// publishes how far into contents the key lies, if it is a substring of
+// contents, as most apps' keys are, so that a long Map call shows
+// progress, and it panics with errSuperseded when the attempt should stop.
+func (p *progress) mapping(contents, key string, done int64) {
+	if p.stop.Load() {
+		panic(errSuperseded)
+	}
+	if off := offsetIn(contents, key); off >= 0 {
+		p.stats[mr.MapInputBytes].Store(done + off)
+	}
+}
+
+// offsetIn returns where sub starts within s, when sub shares s's bytes,
+// or -1.
+func offsetIn(s, sub string) int64 {
+	if len(s) == 0 || len(sub) == 0 {
+		return -1
+	}
+	base, at := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(sub)))
+	if at < base || at >= base+uintptr(len(s)) {
+		return -1
+	}
+	return int64(at - base)
+}

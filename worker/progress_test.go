@@ -298,3 +298,61 @@ func TestFetchCountsBytes(t *testing.T) {
 		t.Errorf("fetched %d bytes of a segment that never arrived whole", n)
 	}
 }
+
+// stopMaster hands out one task and answers a heartbeat that shows progress
+// inside a Map call with Done, as a master does once another attempt of
+// the task has committed.
+type stopMaster struct {
+	watchMaster
+	mid chan int64 // the MapInputBytes of the heartbeat answered with Done
+}
+
+func (m *stopMaster) Heartbeat(ctx context.Context, args mr.HeartbeatArgs) (mr.HeartbeatReply, error) {
+	if n := args.Stats[mr.MapInputBytes]; n > 0 {
+		select {
+		case m.mid <- n:
+		default:
+		}
+		return mr.HeartbeatReply{Done: true}, nil
+	}
+	return mr.HeartbeatReply{}, nil
+}
+
+// A map attempt whose task another attempt has committed stops inside its
+// Map call, at an emit, and reports that; before that its heartbeats
+// placed it inside its input by where the keys it emits lie.
+func TestSupersededMapStopsInsideMap(t *testing.T) {
+	text := strings.Repeat("abcd ", 1<<16)
+	path := filepath.Join(t.TempDir(), "in")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	a := &app.App{
+		// Emits the words of contents over and over, for up to 20s.
+		MapEmit: func(file, contents string, emit func(string, string)) {
+			for time.Now().Before(deadline) {
+				for i := 0; i+4 <= len(contents); i += 5 {
+					emit(contents[i:i+4], "1")
+				}
+			}
+		},
+		Partition: mr.DefaultPartition,
+	}
+	task := mapTask(t.TempDir(), 0, []mr.Split{{File: path, Length: int64(len(text)), Whole: true}})
+	task.Heartbeat = 5 * time.Millisecond
+	m := &stopMaster{watchMaster: watchMaster{task: task, report: make(chan mr.ReportArgs, 1)}, mid: make(chan int64, 1)}
+	if err := Run(context.Background(), Options{App: a, Master: m, ID: "w"}); err != nil {
+		t.Fatal(err)
+	}
+	rep := <-m.report
+	if !time.Now().Before(deadline) {
+		t.Fatal("Map ran to its deadline: the attempt did not stop")
+	}
+	if rep.Failure != errSuperseded.Error() || rep.Output != "" {
+		t.Fatalf("report: failure %q, output %q; want %q and none", rep.Failure, rep.Output, errSuperseded)
+	}
+	if mid := <-m.mid; mid <= 0 || mid >= int64(len(text)) {
+		t.Fatalf("mid-Map progress %d bytes; want inside the %d-byte input", mid, len(text))
+	}
+}

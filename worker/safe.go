@@ -94,6 +94,10 @@ func recoverTo(err *error) {
 	if v == nil {
 		return
 	}
+	if v == errSuperseded {
+		*err = errSuperseded // our own panic, out of emit: not the app's fault
+		return
+	}
 	msg := fmt.Sprintf("panic: %v", v)
 	if loc := panicSite(); loc != "" {
 		msg += " (at " + loc + ")"

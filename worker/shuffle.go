@@ -129,6 +129,13 @@ func (s *shuffleServer) publish(name string) {
 	s.mu.Unlock()
 }
 
+// unpublish withdraws dir/name, whose attempt did not commit.
+func (s *shuffleServer) unpublish(name string) {
+	s.mu.Lock()
+	delete(s.files, name)
+	s.mu.Unlock()
+}
+
 // forget withdraws every published file and removes it: the master no
 // longer counts on them.
 func (s *shuffleServer) forget() {

@@ -24,7 +24,7 @@ import (
 // the attempt had counted.
 func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error), prog *progress) mr.ReportArgs {
 	var rep mr.ReportArgs
-	base := filepath.Join(t.Dir, fmt.Sprintf("m%d-a%d", t.ID, t.Attempt))
+	base := filepath.Join(t.Dir, t.File("m"))
 	var combine shuffle.CombineFunc
 	if a.Combine != nil {
 		combine = func(key string, values []string) (string, error) {
@@ -37,9 +37,17 @@ func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error), prog *pr
 	}
 	buf := shuffle.NewBuffer(t.NReduce, t.MapMemory, t.MergeFactor, base, combine)
 	part := func(key string) int { return partition(a, key, t.NReduce) }
-	emit := func(key, value string) { buf.Emit(key, value, part) }
+	var contents string // the input Map is working on, for progress
+	emitted := 0
+	emit := func(key, value string) {
+		buf.Emit(key, value, part)
+		if emitted++; emitted%emitEvery == 0 {
+			prog.mapping(contents, key, rep.Stats[mr.MapInputBytes])
+		}
+	}
 	for si, s := range t.Splits {
 		if batched(a, s) {
+			contents = ""
 			// Typed batches, read here: the master ships only text.
 			err := fmt.Errorf("MapBatch reads Parquet and Arrow inputs on the worker, and with --ship-inputs this worker has only their text; give workers the inputs, or also export Map")
 			if !t.ShipInputs {
@@ -66,7 +74,12 @@ func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error), prog *pr
 		// Map may keep substrings of contents; data is never written to
 		// again, so sharing its bytes is safe.
 		for _, piece := range prog.marks.chunks(si, data, pieces(a, s, data)) {
-			contents := unsafe.String(unsafe.SliceData(piece), len(piece))
+			if prog.stop.Load() {
+				rep.Failure = errSuperseded.Error()
+				buf.Finish(base)
+				return rep
+			}
+			contents = unsafe.String(unsafe.SliceData(piece), len(piece))
 			prog.marks.mapChunk(si, data, piece) // see skip.go
 			err := mapSplit(a, s, contents, emit)
 			// Pieces end at line ends, so their lines add up to the
@@ -189,7 +202,7 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 		rep.Stats[mr.ShuffleBytes] = prog.stats[mr.ShuffleBytes].Load()
 		rep.Stats[mr.ShuffleBytesFetched] = prog.stats[mr.ShuffleBytesFetched].Load()
 	}()
-	tmp, err := os.MkdirTemp(env.scratch, fmt.Sprintf("r%d-a%d-", t.ID, t.Attempt))
+	tmp, err := os.MkdirTemp(env.scratch, t.File("r")+"-")
 	if err != nil {
 		rep.Failure = err.Error()
 		return rep
@@ -228,7 +241,7 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 	st := &rep.Stats
 	st[mr.SpilledRecords], st[mr.SpilledBytes] = m.PassRecords, m.PassBytes
 	prog.publish(st, reduceStats)
-	name := filepath.Join(t.Dir, fmt.Sprintf("out%d-a%d", t.ID, t.Attempt))
+	name := filepath.Join(t.Dir, t.File("out"))
 	var out *os.File
 	if t.CollectOutput {
 		out, err = os.Create(filepath.Join(tmp, "out"))
@@ -240,6 +253,13 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 		return rep
 	}
 	defer out.Close()
+	if !t.CollectOutput {
+		defer func() {
+			if rep.Failure != "" {
+				os.Remove(name) // what a failed or stopped attempt wrote is no use to anyone
+			}
+		}()
+	}
 	rows, err := newRowWriter(a, t, out)
 	if err != nil {
 		rep.Failure = err.Error()
@@ -254,6 +274,10 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 	}
 	defer count()
 	for m.Next() {
+		if prog.stop.Load() {
+			rep.Failure = errSuperseded.Error()
+			return rep
+		}
 		key := m.Key()
 		if prog.marks.reduceKey(key) {
 			continue // a bad record; see skip.go

@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"gomr.dev/internal/app"
@@ -345,7 +347,12 @@ func (w *worker) run(ctx context.Context, id string, t mr.Task) error {
 	if len(rep.Failure) > maxFailure {
 		rep.Failure = rep.Failure[:maxFailure] + "..."
 	}
-	if rep.Failure != "" {
+	rep.WorkerFault = rep.Failure != "" && diskFault(rep.Failure)
+	switch {
+	case prog.stop.Load() && rep.Failure != "":
+		rep.Failure = errSuperseded.Error() // whatever the error says, this is why
+		w.Logf("%v task %d attempt %d: %v", t.Kind, t.ID, t.Attempt, errSuperseded)
+	case rep.Failure != "":
 		w.Logf("%v task %d attempt %d: failed: %s", t.Kind, t.ID, t.Attempt, rep.Failure)
 	}
 	for _, s := range rep.Unreachable {
@@ -359,10 +366,41 @@ func (w *worker) run(ctx context.Context, id string, t mr.Task) error {
 		w.rejoin(id)
 	}
 	w.Logf("%v task %d attempt %d: done in %v (accepted: %v)", t.Kind, t.ID, t.Attempt, time.Since(start).Round(time.Millisecond), reply.Accepted)
-	// A report that lost the race leaves its files behind on purpose: the
-	// master removes the whole scratch directory when the job ends, and
-	// deleting here could race with a retried report that did commit.
+	if t.Kind == mr.MapTask && rep.Failure == "" && !reply.Accepted {
+		// Another attempt committed first, such as the backup of this one,
+		// or the job is over: nothing will read this output. A retried
+		// report of an attempt that did commit is accepted, so this never
+		// removes output in use.
+		w.discard(rep)
+	}
 	return nil
+}
+
+// diskErrors are the errors that mean this worker's disk, not the app,
+// failed a task.
+var diskErrors = []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EIO}
+
+// diskFault reports whether a task's failure came from this worker's disk.
+// A failure arrives as text, flattened from errors wrapped on many paths
+// (spills, merges, fetched copies, output), so this matches the errnos'
+// messages.
+func diskFault(failure string) bool {
+	for _, e := range diskErrors {
+		if strings.Contains(failure, e.Error()) {
+			return true
+		}
+	}
+	return false
+}
+
+// discard removes the output of a map attempt that did not commit.
+func (w *worker) discard(rep mr.ReportArgs) {
+	if rep.Addr != "" {
+		if srv, err := w.server(); err == nil {
+			srv.unpublish(filepath.Base(rep.Output))
+		}
+	}
+	os.Remove(rep.Output)
 }
 
 // reduce runs a reduce task, fetching the runs that other workers hold.
@@ -429,6 +467,9 @@ func (w *worker) heartbeat(ctx context.Context, id string, t mr.Task, off *writt
 				reply, err := w.Master.Heartbeat(ctx, args)
 				if err == nil {
 					off.add(reply.Lost)
+					if reply.Done {
+						prog.stop.Store(true)
+					}
 				}
 			}
 		}

@@ -40,6 +40,8 @@ type jobFlags struct {
 	output        outputFlags
 	columns       string
 	skipBad       int
+	backupTasks   bool
+	fresh         bool
 }
 
 // outputFlags choose the format of a job's output files.
@@ -71,6 +73,8 @@ func (j *jobFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&j.workerTimeout, "worker-timeout", 0, "declare a worker dead after it is silent this long, and run the map tasks whose output it held again (default: --task-timeout)")
 	fs.IntVar(&j.maxAttempts, "max-attempts", 4, "fail the job when one task has failed this many times")
 	fs.IntVar(&j.skipBad, "skip-bad-records", 0, "leave out up to this many bad records, input lines or reduce keys that crashed two attempts, rather than fail the job; 0 = off")
+	fs.BoolVar(&j.fresh, "fresh", false, "discard the state of an unfinished job in --out (one whose master crashed or was interrupted) rather than resume it")
+	fs.BoolVar(&j.backupTasks, "backup-tasks", true, "near the end of a phase, run a second attempt of a task that is much slower than its peers; the first to finish wins")
 	j.splitSize, j.mapMemory = 64<<20, 64<<20
 	fs.Var(&j.splitSize, "split-size", "cut input files larger than this at line boundaries, and pack smaller ones into tasks up to it; 0 = never cut")
 	fs.Var(&j.mapMemory, "map-memory", "map-side sort buffer per task; a task spills sorted runs to disk when it fills")
@@ -158,6 +162,8 @@ func (j *jobFlags) options(fs *pflag.FlagSet, files []string, params map[string]
 		TaskTimeout:   j.taskTimeout,
 		WorkerTimeout: j.workerTimeout,
 		MaxAttempts:   j.maxAttempts,
+		NoBackups:     !j.backupTasks,
+		Fresh:         j.fresh,
 		SplitSize:     int64(j.splitSize),
 		MapMemory:     int(j.mapMemory),
 		MergeFactor:   j.mergeFactor,
@@ -231,7 +237,7 @@ func masterCmd(ctx context.Context, args []string) error {
 func workerCmd(ctx context.Context, args []string) error {
 	fs := newFlags("worker", "[flags] [APP.so]   (without APP.so, fetch the app from a master started with --app)")
 	addr := fs.String("master", mr.DefaultAddr, "master address: host:port or unix:/path")
-	connectTimeout := fs.Duration("connect-timeout", 10*time.Second, "exit when the master is unreachable for this long")
+	connectTimeout := fs.Duration("connect-timeout", 30*time.Second, "exit when the master is unreachable for this long; a master restarted within it finds its workers still there")
 	verbose := fs.BoolP("verbose", "v", false, "log every task")
 	slots := fs.Int("slots", 1, "tasks to run at once in this process")
 	secretFile := fs.String("secret-file", "", "file holding the master's shared secret")

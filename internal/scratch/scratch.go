@@ -32,6 +32,13 @@ func Make(parent, prefix, suffix string) (string, error) {
 	return dir, nil
 }
 
+// Adopt makes this process the owner of dir, a scratch directory whose
+// owner has exited, so that RemoveDead leaves it alone from now on.
+func Adopt(dir string) error {
+	host, _ := os.Hostname()
+	return os.WriteFile(filepath.Join(dir, ownerFile), fmt.Appendf(nil, "%s %d\n", host, os.Getpid()), 0o644)
+}
+
 // RemoveDead removes prefix* directories in parent whose owner is a
 // process of this host that has exited. Directories of other hosts, of
 // live processes, or without a readable owner are left alone.
