@@ -382,11 +382,11 @@ func send(f *os.File, ref mr.TaskRef, put func(mr.PutOutputArgs) (mr.PutOutputRe
 	for {
 		n, err := f.ReadAt(buf, off)
 		if n > 0 || off == 0 {
+			sum = crc32.Update(sum, castagnoli, buf[:n])
 			reply, perr := put(mr.PutOutputArgs{Task: ref, Offset: off, Data: buf[:n]})
 			if perr != nil {
 				return "", 0, perr
 			}
-			sum = crc32.Update(sum, castagnoli, buf[:n])
 			path = reply.Path
 			off += int64(n)
 		}

@@ -112,7 +112,7 @@ func (f *s2Frames) Read(p []byte) (int, error) {
 		f.chunks++
 		typ := f.hdr[0]
 		if ok := typ == s2StreamID && f.chunks == 1 || (typ == s2Compressed || typ == s2Stored) && f.chunks > 1; !ok {
-			return 0, fmt.Errorf("%w: s2 chunk %d has type %#x", ErrCorrupt, f.chunks, typ)
+			return 0, fmt.Errorf("s2 chunk %d has type %#x", f.chunks, typ) // decodeErr makes it ErrCorrupt
 		}
 		f.body = int(f.hdr[1]) | int(f.hdr[2])<<8 | int(f.hdr[3])<<16
 	}
