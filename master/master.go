@@ -774,7 +774,7 @@ func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 	case outcome == Retrying && len(args.Unreachable) > 0:
 		m.opt.Logf("%v task %d attempt %d could not fetch %d map outputs (first from %s); will retry", args.Task.Kind, args.Task.ID, args.Task.Attempt, len(args.Unreachable), args.Unreachable[0].Addr)
 	case outcome == Retrying && len(args.Corrupt) > 0:
-		m.opt.Logf("%v task %d attempt %d found %d corrupt map outputs; will retry", args.Task.Kind, args.Task.ID, args.Task.Attempt, len(args.Corrupt))
+		m.opt.Logf("%v task %d attempt %d found corrupt output from map tasks %v; will retry", args.Task.Kind, args.Task.ID, args.Task.Attempt, corruptMaps(args.Corrupt))
 	case outcome == Retrying && damaged != "":
 		m.opt.Logf("%v task %d attempt %d: %s; will retry", args.Task.Kind, args.Task.ID, args.Task.Attempt, damaged)
 	case outcome == Retrying:

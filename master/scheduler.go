@@ -508,7 +508,7 @@ func (s *Scheduler) unreachable(t *task, a *attempt, rep mr.ReportArgs, now time
 // for silence) is not counted again, but its segments still run again.
 func (s *Scheduler) corrupt(t *task, a *attempt, rep mr.ReportArgs, now time.Time) Outcome {
 	again := a.state != attemptRunning
-	why := fmt.Sprintf("%d map outputs were corrupt (first map task %d's, %s)", len(rep.Corrupt), rep.Corrupt[0].Map, rep.Corrupt[0].Why)
+	why := fmt.Sprintf("corrupt output from map tasks %v (map task %d's: %s)", corruptMaps(rep.Corrupt), rep.Corrupt[0].Map, rep.Corrupt[0].Why)
 	if !again {
 		s.lose(t, a, now)
 		s.note(Event{now, rep.Task, a.worker, "lost: " + why})
@@ -537,6 +537,15 @@ func (s *Scheduler) corrupt(t *task, a *attempt, rep mr.ReportArgs, now time.Tim
 	}
 	s.settle(t)
 	return Retrying
+}
+
+// corruptMaps lists the map tasks that wrote segs.
+func corruptMaps(segs []mr.CorruptSegment) []int {
+	ids := make([]int, len(segs))
+	for i, s := range segs {
+		ids[i] = s.Map
+	}
+	return ids
 }
 
 // Damaged handles the report of a reduce attempt whose output reached the
