@@ -35,9 +35,9 @@
 // runs: every one gave ErrCorrupt, or, 82 times, decoded to exactly the
 // records written (bits the decoder ignores); none returned a wrong
 // record. Before the chunk types were checked, a flip of 0x80 in a chunk
-// type did. TestCorruptionDetected keeps a sample of this. Checking costs
-// nothing measurable: reads ran as fast in the benchmarks with it as
-// without, within their noise.
+// type did. TestCorruptionDetected keeps a sample of this. Checking the
+// chunk types costs about 3 µs per 90 KiB run, copying included, against
+// about 1.1 ms to read its records: 0.3%, below the Read benchmarks' noise.
 //
 // zstd, kept for the benchmarks, checks a checksum of the whole frame only
 // at its end: a damaged zstd run still gives ErrCorrupt, but may return
