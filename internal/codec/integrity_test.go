@@ -81,7 +81,7 @@ func flipPositions(t *testing.T, c codec, run []byte, rng *rand.Rand) []int {
 	for i := max(headerLen, len(run)-16); i < len(run); i++ {
 		pos = append(pos, i)
 	}
-	for range 150 {
+	for range 50 {
 		pos = append(pos, headerLen+rng.Intn(len(run)-headerLen))
 	}
 	return pos
