@@ -10,8 +10,10 @@
 # temporary work directory, and munged's socket is there too.
 #
 # Jobs are submitted with sbatch from the controller host and awaited by
-# polling scontrol with a deadline. Scenarios, each checked against
-# `mr seq` of the same app over the same inputs, sorted:
+# polling scontrol with a deadline. Scenarios, those that run a job
+# checked against `mr seq` of the same app over the same inputs, sorted:
+#   usage      slurm-job.sh outside Slurm, or without --app or --out, says
+#              so in one line and exits 2
 #   shared     sbatch -N 3, workers reading the inputs and writing --out
 #              themselves; every node runs a worker, the job exits 0 and
 #              removes its secret
@@ -49,7 +51,7 @@ NODES=(1 2 3)
 # The daemons live as long as the whole test may.
 TALL=$((6 * T + 60))
 
-ALL=(shared ship node-lost scancel)
+ALL=(usage shared ship node-lost scancel)
 want=("$@")
 ((${#want[@]})) || want=("${ALL[@]}")
 for s in "${want[@]}"; do
@@ -222,11 +224,14 @@ ctl() { timeout -k 2 20 ip netns exec "$CTL" "$@"; }
 # nodes: each node's state, on one line.
 nodes() { ctl scontrol -o show node 2>/dev/null | grep -o 'NodeName=[^ ]*\|State=[^ ]*' | paste -sd ' '; }
 
-# start_slurmd N: node N's slurmd, in its namespace, as host slurmN.
+# start_slurmd N: node N's slurmd, in its namespace, as host slurmN; the
+# PID of its timeout is SLURMD[N].
+declare -A SLURMD
 start_slurmd() {
 	mkdir -p "$WORK/spool/slurm$1" || exit 1
 	timeout -k 2 "$TALL" ip netns exec "$ID-n$1" unshare --uts \
 		sh -c 'hostname "$1" && exec slurmd -D -f "$SLURM_CONF"' sh "slurm$1" 2>>"$WORK/log/slurmd$1.err" &
+	SLURMD[$1]=$!
 	PIDS+=($!)
 }
 
@@ -407,6 +412,7 @@ scenario_node_lost() {
 		fail node-lost "no node but the batch host committed a map task before the job ended: $(state)"
 		return
 	fi
+	disown "${SLURMD[$v]}" # no "Killed" notice from this shell
 	killns "$ID-n$v"
 	local killed_at=$SECONDS
 	job_over && { fail node-lost "the job was over before slurm$v was killed; make the maps slower"; return; }
@@ -457,6 +463,28 @@ scenario_scancel() {
 	[[ ! -e $LOGS/job.key ]] || { fail scancel "the job's secret is still there"; return; }
 	echo "  scancel: job $JID cancelled and every process gone $((SECONDS - t0)) s after scancel"
 	pass scancel
+}
+
+# Mistakes get one line and exit status 2, before anything starts: outside
+# Slurm, and without --app or --out, or with a flag the script sets.
+scenario_usage() {
+	local out rc
+	while IFS='|' read -r env args want; do
+		# shellcheck disable=SC2086 # word splitting wanted
+		out=$(cd "$WORK" && env -u SLURM_JOB_ID $env timeout -k 2 10 "$JOB" $args 2>&1)
+		rc=$?
+		if [[ $rc != 2 || $(wc -l <<<"$out") != 1 || $out != *"$want"* ]]; then
+			fail usage "slurm-job.sh $args ($env): exit $rc, said: $out; want exit 2 and one line with: $want"
+			return
+		fi
+	done <<EOF
+|--app $APPS/wc.so --out out in|not running under Slurm
+SLURM_JOB_ID=1|--out out in|missing --app
+SLURM_JOB_ID=1|--app $APPS/wc.so in|missing --out
+SLURM_JOB_ID=1|--app $WORK/none.so --out out in|no such file
+SLURM_JOB_ID=1|--app $APPS/wc.so --out out --listen :7070 in|--listen is set by this script
+EOF
+	pass usage
 }
 
 start=$SECONDS
