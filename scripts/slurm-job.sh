@@ -97,6 +97,7 @@ done
 job=$(scontrol show job "$SLURM_JOB_ID" 2>/dev/null)
 cmdpath=$(grep -o 'Command=[^ ]*' <<<"$job" | head -1)
 cmdpath=${cmdpath#Command=}
+[[ -n $cmdpath && $cmdpath != /* ]] && cmdpath=${SLURM_SUBMIT_DIR:-.}/$cmdpath
 if [[ -z ${MR:-} ]]; then
 	for c in "$(dirname "$cmdpath")/../bin/mr" "${SLURM_SUBMIT_DIR:-.}/bin/mr" "$(command -v mr)"; do
 		[[ $c == /* && -x $c ]] && { MR=$c; break; }
@@ -152,6 +153,7 @@ trap cleanup EXIT
 trap 'say "stopped by a signal"; exit 143' TERM INT
 
 say "job $SLURM_JOB_ID on ${SLURM_JOB_NODELIST:-?}: master on $node ($host), ${SLURM_NTASKS:-${SLURM_JOB_NUM_NODES:-?}} workers with $slots slots; logs in $LOGS"
+say "running $MR"
 "$MR" master --listen "$host:${MR_PORT:-0}" --secret-file "$KEY" "$@" 2>"$LOGS/master.log" &
 MPID=$!
 

@@ -14,12 +14,13 @@
 # checked against `mr seq` of the same app over the same inputs, sorted:
 #   usage      slurm-job.sh outside Slurm, or without --app or --out, says
 #              so in one line and exits 2
-#   shared     sbatch -N 3, workers reading the inputs and writing --out
-#              themselves; every node runs a worker, the job exits 0 and
-#              removes its secret
-#   ship       --ship-inputs --collect-output, map output kept in
-#              MR_WORKDIR on each node and fetched node to node; no
-#              mr-worker-* directory is left
+#   shared     sbatch -N 3 scripts/slurm-job.sh from the checkout, without
+#              MR, so the script finds bin/mr itself; workers read the
+#              inputs and write --out themselves; every node runs a
+#              worker with one slot, the job exits 0 and removes its secret
+#   ship       sbatch -N 3 -c 2 and --ship-inputs --collect-output: two
+#              slots a worker, map output kept in MR_WORKDIR on each node
+#              and fetched node to node; no mr-worker-* directory is left
 #   node-lost  as ship, with slow map tasks; once a node other than the
 #              batch host has committed a map task, its slurmd, its
 #              worker and every other process on it are SIGKILLed: the
@@ -300,14 +301,17 @@ scene() {
 }
 
 # submit NAME [sbatch options] -- [slurm-job.sh arguments]: submit the job
-# from D; its ID is JID.
+# to run in D; its ID is JID. With FIND_MR set, it is submitted from the
+# checkout as scripts/slurm-job.sh, without MR: the script must find
+# bin/mr by itself.
 submit() {
-	local name=$1 opts=()
+	local name=$1 opts=() mr=$MR job=$JOB
 	shift
 	while [[ $1 != -- ]]; do opts+=("$1"); shift; done
 	shift
-	JID=$(MR=$MR MR_WORKDIR=$D/scratch MR_STOP_GRACE=5 MR_CONNECT_TIMEOUT=10s \
-		ctl sbatch --parsable -N 3 -t 5 --chdir "$D" -o "$D/slurm-%j.out" "${opts[@]}" "$JOB" "$@" 2>"$D/sbatch.err")
+	[[ -n ${FIND_MR:-} ]] && mr= job=scripts/slurm-job.sh
+	JID=$(cd "$ROOT" && MR=$mr MR_WORKDIR=$D/scratch MR_STOP_GRACE=5 MR_CONNECT_TIMEOUT=10s \
+		ctl sbatch --parsable -N 3 -t 5 --chdir "$D" -o "$D/slurm-%j.out" "${opts[@]}" "$job" "$@" 2>"$D/sbatch.err")
 	[[ $JID =~ ^[0-9]+ ]] || { fail "$name" "sbatch failed: $(head -1 "$D/sbatch.err")"; return 1; }
 	JID=${JID%%;*}
 	LOGS=$D/mr-logs-$JID
@@ -364,8 +368,9 @@ no_scratch() {
 scenario_shared() {
 	scene shared || return
 	local t0=$SECONDS
-	submit shared -- --app "$APPS/wc.so" --out out --nreduce 4 --worker-timeout 3s "$WORK/in" || return
+	FIND_MR=1 submit shared -- --app "$APPS/wc.so" --out out --nreduce 4 --worker-timeout 3s "$WORK/in" || return
 	finish shared "$WORK/ref-wc" && on_every_node shared && no_scratch shared || return
+	grep -q "workers with 1 slots" "slurm-$JID.out" || { fail shared "not 1 slot a worker: $(head -1 "slurm-$JID.out")"; return; }
 	echo "  shared: job $JID took $((SECONDS - t0)) s, submit to completion"
 	pass shared
 }
@@ -373,9 +378,10 @@ scenario_shared() {
 scenario_ship() {
 	scene ship || return
 	local t0=$SECONDS
-	submit ship -- --app "$APPS/wc.so" --out out --ship-inputs --collect-output \
+	submit ship -c 2 -- --app "$APPS/wc.so" --out out --ship-inputs --collect-output \
 		--nreduce 4 --split-size 128KiB --worker-timeout 3s "$WORK/in" || return
 	finish ship "$WORK/ref-wc" && on_every_node ship && no_scratch ship || return
+	grep -q "workers with 2 slots" "slurm-$JID.out" || { fail ship "not 2 slots a worker with -c 2: $(head -1 "slurm-$JID.out")"; return; }
 	local fetched
 	fetched=$(grep -o '"shuffle_bytes_fetched": [0-9]*' out/mr-job.json | grep -o '[0-9]*$')
 	((${fetched:-0} > 0)) || { fail ship "no map output was fetched node to node (shuffle_bytes_fetched ${fetched:-missing})"; return; }
