@@ -126,6 +126,7 @@ SECRET=$(<"$KEY")
 slots=${MR_SLOTS:-${SLURM_CPUS_PER_TASK:-1}}
 workdir=${MR_WORKDIR:-${TMPDIR:-/tmp}}
 grace=${MR_STOP_GRACE:-30}
+[[ $grace =~ ^[0-9]+$ ]] || die "MR_STOP_GRACE=$grace: want whole seconds"
 read -ra wflags <<<"${MR_WORKER_FLAGS--v}"
 wflags+=(--connect-timeout "${MR_CONNECT_TIMEOUT:-60s}" --slots "$slots")
 ((ship && collect)) && wflags+=(--workdir "$workdir")

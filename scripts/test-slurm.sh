@@ -14,6 +14,8 @@
 # checked against `mr seq` of the same app over the same inputs, sorted:
 #   usage      slurm-job.sh outside Slurm, or without --app or --out, says
 #              so in one line and exits 2
+#   bad-input  a job whose input does not exist fails at once, status 1,
+#              its output saying why in one line
 #   shared     sbatch -N 3 scripts/slurm-job.sh from the checkout, without
 #              MR, so the script finds bin/mr itself; workers read the
 #              inputs and write --out themselves; every node runs a
@@ -52,7 +54,7 @@ NODES=(1 2 3)
 # The daemons live as long as the whole test may.
 TALL=$((6 * T + 60))
 
-ALL=(usage shared ship node-lost scancel)
+ALL=(usage bad-input shared ship node-lost scancel)
 want=("$@")
 ((${#want[@]})) || want=("${ALL[@]}")
 for s in "${want[@]}"; do
@@ -387,6 +389,22 @@ scenario_ship() {
 	((${fetched:-0} > 0)) || { fail ship "no map output was fetched node to node (shuffle_bytes_fetched ${fetched:-missing})"; return; }
 	echo "  ship: job $JID took $((SECONDS - t0)) s, submit to completion; $fetched bytes of map output fetched node to node"
 	pass ship
+}
+
+# An input that does not exist: the master does not start, and the job
+# fails at once with the master's one-line reason and status 1.
+scenario_bad_input() {
+	scene bad-input || return
+	submit bad-input -- --app "$APPS/wc.so" --out out "$WORK/no-such-input" || return
+	until_ok "$T" ended || { fail bad-input "job $JID still $(state) after $T s"; return; }
+	local st
+	st=$(state)
+	[[ $st == "FAILED 1:0" ]] || { fail bad-input "job $JID: $st, want FAILED 1:0"; return; }
+	grep -q "^slurm-job: the master did not start (exit 1): mr master: .*no-such-input" "slurm-$JID.out" ||
+		{ fail bad-input "the job's output does not say why: $(tail -1 "slurm-$JID.out")"; return; }
+	grep -q "goroutine \|panic(" "slurm-$JID.out" "$LOGS/master.log" && { fail bad-input "a stack trace"; return; }
+	[[ -z $(job_procs) && ! -e $LOGS/job.key ]] || { fail bad-input "left processes or the secret behind"; return; }
+	pass bad-input
 }
 
 # node_of TASK: the node that srun task TASK runs on, from workers.log.
