@@ -16,14 +16,15 @@
 #              so in one line and exits 2
 #   bad-input  a job whose input does not exist fails at once, status 1,
 #              its output saying why in one line
-#   shared     sbatch -N 3 scripts/slurm-job.sh from the checkout, without
-#              MR, so the script finds bin/mr itself; workers read the
-#              inputs and write --out themselves; every node runs a
-#              worker with one slot, the job exits 0 and removes its secret
-#   ship       sbatch -N 3 -c 2 and --ship-inputs --collect-output: two
-#              slots a worker, map output kept in MR_WORKDIR on each node
-#              and fetched node to node; no mr-worker-* directory is left
-#   node-lost  as ship, with slow map tasks; once a node other than the
+#   shared     sbatch -N 3 -c 2 scripts/slurm-job.sh from the checkout,
+#              without MR, so the script finds bin/mr itself; workers read
+#              the inputs and write --out themselves; every node runs a
+#              worker with two slots, the job exits 0 and removes its
+#              secret
+#   ship       --ship-inputs --collect-output, with slow map tasks: map
+#              output kept in MR_WORKDIR on each node and fetched node to
+#              node; no mr-worker-* directory is left
+#   node-lost  the job of ship; once a node other than the
 #              batch host has committed a map task, its slurmd, its
 #              worker and every other process on it are SIGKILLed: the
 #              job still finishes, exactly (the node is then started
@@ -367,27 +368,36 @@ no_scratch() {
 	[[ -z $left ]] || { fail "$1" "scratch left: $left"; return 1; }
 }
 
+# took: how long the master says the job took.
+took() { sed -n 's/.* done: .* in \([0-9.]*[a-z]*\); output in .*/took \1/p' "$LOGS/master.log"; }
+
+# The job of ship and node-lost, the same so that their times compare:
+# some 30 map tasks of 300 ms or more each.
+slow_job() {
+	SLOW_JOB=(--app "$APPS/slow.so" --out out --ship-inputs --collect-output
+		--nreduce 4 --split-size 64KiB --param sleep=300ms --worker-timeout 3s "$WORK/in")
+}
+
 scenario_shared() {
 	scene shared || return
 	local t0=$SECONDS
-	FIND_MR=1 submit shared -- --app "$APPS/wc.so" --out out --nreduce 4 --worker-timeout 3s "$WORK/in" || return
+	FIND_MR=1 submit shared -c 2 -- --app "$APPS/wc.so" --out out --nreduce 4 --worker-timeout 3s "$WORK/in" || return
 	finish shared "$WORK/ref-wc" && on_every_node shared && no_scratch shared || return
-	grep -q "workers with 1 slots" "slurm-$JID.out" || { fail shared "not 1 slot a worker: $(head -1 "slurm-$JID.out")"; return; }
-	echo "  shared: job $JID took $((SECONDS - t0)) s, submit to completion"
+	grep -q "workers with 2 slots" "slurm-$JID.out" || { fail shared "not 2 slots a worker with -c 2: $(head -1 "slurm-$JID.out")"; return; }
+	echo "  shared: job $JID took $((SECONDS - t0)) s, submit to completion; the master $(took)"
 	pass shared
 }
 
 scenario_ship() {
 	scene ship || return
 	local t0=$SECONDS
-	submit ship -c 2 -- --app "$APPS/wc.so" --out out --ship-inputs --collect-output \
-		--nreduce 4 --split-size 128KiB --worker-timeout 3s "$WORK/in" || return
-	finish ship "$WORK/ref-wc" && on_every_node ship && no_scratch ship || return
-	grep -q "workers with 2 slots" "slurm-$JID.out" || { fail ship "not 2 slots a worker with -c 2: $(head -1 "slurm-$JID.out")"; return; }
+	submit ship -- "${SLOW_JOB[@]}" || return
+	finish ship "$WORK/ref-slow" && on_every_node ship && no_scratch ship || return
+	grep -q "workers with 1 slots" "slurm-$JID.out" || { fail ship "not 1 slot a worker: $(head -1 "slurm-$JID.out")"; return; }
 	local fetched
 	fetched=$(grep -o '"shuffle_bytes_fetched": [0-9]*' out/mr-job.json | grep -o '[0-9]*$')
 	((${fetched:-0} > 0)) || { fail ship "no map output was fetched node to node (shuffle_bytes_fetched ${fetched:-missing})"; return; }
-	echo "  ship: job $JID took $((SECONDS - t0)) s, submit to completion; $fetched bytes of map output fetched node to node"
+	echo "  ship: job $JID took $((SECONDS - t0)) s, submit to completion; the master $(took); $fetched bytes of map output fetched node to node"
 	pass ship
 }
 
@@ -427,8 +437,7 @@ job_over() { grep -qs " done: " "$LOGS/master.log" || ended; }
 scenario_node_lost() {
 	scene node-lost || return
 	local t0=$SECONDS
-	submit node-lost -- --app "$APPS/slow.so" --out out --ship-inputs --collect-output \
-		--nreduce 4 --split-size 64KiB --param sleep=300ms --worker-timeout 3s "$WORK/in" || return
+	submit node-lost -- "${SLOW_JOB[@]}" || return
 	until_ok "$T" eval '[[ -n $(victim) ]] || job_over'
 	local v
 	v=$(victim)
@@ -446,7 +455,7 @@ scenario_node_lost() {
 	finish node-lost "$WORK/ref-slow" || return
 	grep -q "slurm$v-[0-9]" "$LOGS/master.log" ||
 		{ fail node-lost "the master's log never mentions slurm$v's worker"; return; }
-	echo "  node-lost: output complete $((success_at - killed_at)) s after the kill; job $JID $(state) $((SECONDS - killed_at)) s after it ($((SECONDS - t0)) s in all)"
+	echo "  node-lost: output complete $((success_at - killed_at)) s after the kill, the master $(took); job $JID $(state) $((SECONDS - killed_at)) s after the kill ($((SECONDS - t0)) s in all: Slurm must declare slurm$v down)"
 	pass node-lost
 }
 
@@ -513,6 +522,7 @@ EOF
 
 start=$SECONDS
 setup
+slow_job
 echo "test-slurm: $(slurmctld -V) cluster up in $((SECONDS - start)) s: $(ctl sinfo -h -o '%D nodes %T')"
 for s in "${want[@]}"; do
 	"scenario_${s//-/_}"
