@@ -29,6 +29,9 @@
 #              worker and every other process on it are SIGKILLed: the
 #              job still finishes, exactly (the node is then started
 #              again)
+#   node-down  the job of ship; Slurm sets a node DOWN mid-job (scontrol
+#              update State=DOWN) and kills the job's processes there: the
+#              job goes on without it and finishes exactly
 #   scancel    scancel mid-job: no process of the job is left on any node,
 #              and no scratch directory under --out or MR_WORKDIR
 #
@@ -55,7 +58,7 @@ NODES=(1 2 3)
 # The daemons live as long as the whole test may.
 TALL=$((6 * T + 60))
 
-ALL=(usage bad-input shared ship node-lost scancel)
+ALL=(usage bad-input shared ship node-lost node-down scancel)
 want=("$@")
 ((${#want[@]})) || want=("${ALL[@]}")
 for s in "${want[@]}"; do
@@ -457,6 +460,37 @@ scenario_node_lost() {
 		{ fail node-lost "the master's log never mentions slurm$v's worker"; return; }
 	echo "  node-lost: output complete $((success_at - killed_at)) s after the kill, the master $(took); job $JID $(state) $((SECONDS - killed_at)) s after the kill ($((SECONDS - t0)) s in all: Slurm must declare slurm$v down)"
 	pass node-lost
+}
+
+# Slurm itself takes a node away mid-job: scontrol sets it DOWN, and
+# slurmctld kills the job's processes there. With --no-kill the job goes
+# on without it, and finishes exactly; the node is then resumed.
+scenario_node_down() {
+	scene node-down || return
+	local t0=$SECONDS
+	submit node-down -- "${SLOW_JOB[@]}" || return
+	until_ok "$T" eval '[[ -n $(victim) ]] || job_over'
+	local v
+	v=$(victim)
+	if [[ -z $v ]]; then
+		fail node-down "no node but the batch host committed a map task before the job ended: $(state)"
+		return
+	fi
+	ctl scontrol update NodeName="slurm$v" State=DOWN Reason=mr-test ||
+		{ fail node-down "scontrol could not set slurm$v down"; return; }
+	local down_at=$SECONDS
+	job_over && { fail node-down "the job was over before slurm$v went down; make the maps slower"; return; }
+	echo "  node-down: set slurm$v DOWN $((down_at - t0)) s after submitting"
+	until_ok "$T" test -f out/_SUCCESS
+	local success_at=$SECONDS
+	finish node-down "$WORK/ref-slow" || return
+	local left
+	left=$(job_procs | grep "^slurm$v:")
+	[[ -z $left ]] || { fail node-down "job processes still on slurm$v: $left"; return; }
+	# (With ReturnToService=2 it may be back already, its slurmd alive.)
+	ctl scontrol update NodeName="slurm$v" State=RESUME >/dev/null 2>&1
+	echo "  node-down: output complete $((success_at - down_at)) s after, the master $(took); job $JID $(state) $((SECONDS - down_at)) s after"
+	pass node-down
 }
 
 # job_procs: processes of jobs on the nodes: all but the slurmds.
