@@ -40,8 +40,9 @@
 # srun --no-kill --kill-on-bad-exit=0: a node that dies or a worker that
 # exits is a dead worker, whose tasks the master runs elsewhere (set
 # --worker-timeout to how soon it should notice). If every worker is gone
-# while the master still runs, the script stops the master and fails. The
-# batch host is the master's: if it dies, the job is lost.
+# while the master still runs (for MR_STOP_GRACE seconds, 10 at least), the
+# script stops the master and fails. The batch host is the master's: if it
+# dies, the job is lost.
 #
 # scancel sends SIGTERM to every process of the job: the master, which
 # removes its scratch directory under --out, the workers, which remove
@@ -50,9 +51,11 @@
 # Environment: MR (bin/mr; default: the bin/mr of the checkout holding this
 # script, else of the submit directory, else mr on PATH; it must be at the
 # same path on every node), MR_PORT, MR_LOGS, MR_WORKDIR, MR_SLOTS
-# (default SLURM_CPUS_PER_TASK), MR_WORKER_FLAGS (more worker flags,
+# (default SLURM_CPUS_PER_TASK), MR_WORKER_FLAGS (the workers' flags,
 # default -v: log every task), MR_CONNECT_TIMEOUT (default 60s: how long a
-# worker waits for an unreachable master), MR_STOP_GRACE (default 30).
+# worker waits for an unreachable master), MR_STOP_GRACE (default 30),
+# MR_MASTER_HOST (the address workers reach the master at, when the batch
+# host's NodeAddr is not it).
 set -u
 
 say() { echo "slurm-job: $*"; }
@@ -167,6 +170,10 @@ for ((i = 0; i < 1200; i++)); do
 	sleep 0.1
 done
 if [[ -z $addr ]]; then
+	if kill -0 "$MPID" 2>/dev/null; then
+		echo "slurm-job: the master did not start listening within 120 s: $(tail -1 "$LOGS/master.log")" >&2
+		exit 1 # cleanup stops it
+	fi
 	wait "$MPID"
 	rc=$?
 	MPID=
@@ -188,14 +195,27 @@ MR_JOB_SECRET=$SECRET MR=$MR srun --export=ALL --no-kill --kill-on-bad-exit=0 --
 	bash -c "$WORKER" "$addr" "${wflags[@]}" >"$LOGS/workers.log" 2>&1 &
 SPID=$!
 
+# Workers exit as soon as the master tells them the job is over, and the
+# master then lingers a moment (up to 5 s) to tell the others: srun may end
+# first. Only a master still running MR_STOP_GRACE seconds (10 at least)
+# after its last worker has gone has a job with no workers left.
 wait -n -p who "$MPID" "$SPID"
 rc=$?
 if [[ $who == "$SPID" ]]; then
 	SPID=
-	echo "slurm-job: every worker exited (srun: $rc) before the job was done; see $LOGS/workers.log" >&2
-	stop "$MPID"
+	for ((i = 0; i < (grace > 10 ? grace : 10) * 10; i++)); do
+		kill -0 "$MPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$MPID" 2>/dev/null; then
+		echo "slurm-job: every worker exited (srun: $rc) before the job was done; see $LOGS/workers.log" >&2
+		exit 1 # cleanup stops the master
+	fi
+	wait "$MPID"
+	rc=$?
 	MPID=
-	exit 1
+	say "master exited $rc: $(tail -1 "$LOGS/master.log")"
+	exit "$rc"
 fi
 MPID=
 say "master exited $rc: $(tail -1 "$LOGS/master.log")"

@@ -16,6 +16,8 @@
 #              so in one line and exits 2
 #   bad-input  a job whose input does not exist fails at once, status 1,
 #              its output saying why in one line
+#   no-workers workers that cannot start: the script stops the master
+#              waiting for them and fails, saying so
 #   shared     sbatch -N 3 -c 2 scripts/slurm-job.sh from the checkout,
 #              without MR, so the script finds bin/mr itself; workers read
 #              the inputs and write --out themselves; every node runs a
@@ -58,7 +60,7 @@ NODES=(1 2 3)
 # The daemons live as long as the whole test may.
 TALL=$((6 * T + 60))
 
-ALL=(usage bad-input shared ship node-lost node-down scancel)
+ALL=(usage bad-input no-workers shared ship node-lost node-down scancel)
 want=("$@")
 ((${#want[@]})) || want=("${ALL[@]}")
 for s in "${want[@]}"; do
@@ -260,7 +262,7 @@ setup() {
 	export SLURM_CONF=$WORK/etc/slurm.conf
 	slurm_conf >"$SLURM_CONF" || exit 1
 	net_up || { echo "test-slurm: could not build the network" >&2; exit 1; }
-	mungekey --create --keyfile="$WORK/munge/munge.key" >/dev/null 2>&1 &&
+	timeout -k 2 20 mungekey --create --keyfile="$WORK/munge/munge.key" >/dev/null 2>&1 &&
 		chmod 400 "$WORK/munge/munge.key" || { echo "test-slurm: mungekey failed" >&2; exit 1; }
 	timeout -k 2 "$TALL" ip netns exec "$CTL" munged -F --force --socket="$WORK/munge/sock" \
 		--key-file="$WORK/munge/munge.key" --pid-file="$WORK/munge/pid" \
@@ -418,6 +420,25 @@ scenario_bad_input() {
 	grep -q "goroutine \|panic(" "slurm-$JID.out" "$LOGS/master.log" && { fail bad-input "a stack trace"; return; }
 	[[ -z $(job_procs) && ! -e $LOGS/job.key ]] || { fail bad-input "left processes or the secret behind"; return; }
 	pass bad-input
+}
+
+# Workers that cannot start (here, a flag they do not know): once srun has
+# ended and the master is still waiting for workers, the script stops it
+# and fails, saying so.
+scenario_no_workers() {
+	scene no-workers || return
+	MR_WORKER_FLAGS=--no-such-flag submit no-workers -- --app "$APPS/wc.so" --out out "$WORK/in" || return
+	until_ok "$T" ended || { fail no-workers "job $JID still $(state) after $T s"; return; }
+	local st
+	st=$(state)
+	[[ $st == "FAILED 1:0" ]] || { fail no-workers "job $JID: $st, want FAILED 1:0"; return; }
+	grep -q "^slurm-job: every worker exited" "slurm-$JID.out" ||
+		{ fail no-workers "the job's output does not say why: $(tail -1 "slurm-$JID.out")"; return; }
+	grep -q "no-such-flag" "$LOGS/workers.log" || { fail no-workers "workers.log does not say why"; return; }
+	[[ ! -e out/_SUCCESS ]] || { fail no-workers "out/_SUCCESS exists"; return; }
+	[[ -z $(job_procs) && ! -e $LOGS/job.key ]] || { fail no-workers "left processes or the secret behind"; return; }
+	no_scratch no-workers || return
+	pass no-workers
 }
 
 # node_of TASK: the node that srun task TASK runs on, from workers.log.
