@@ -189,7 +189,6 @@ type Master struct {
 	splits map[mr.Split]bool // the job's splits, which ReadSplit may serve
 
 	journal *journal // where decisions go that a restarted master needs; see journal.go
-	keepDir bool     // leave jobDir for a restarted master to resume: the job was interrupted
 	// journalFailed is set once a journal append has failed.
 	journalFailed atomic.Bool
 
@@ -425,8 +424,6 @@ func (m *Master) Run(ctx context.Context) error {
 	defer m.shutdown()
 	if err := m.serve(ctx); err != nil {
 		m.summarise(fmt.Sprintf("interrupted: %v", context.Cause(ctx)))
-		m.keepDir = true
-		m.opt.Logf("interrupted; the job's state is kept in %s: start the master again with the same inputs and flags to resume it, or with --fresh to start over", m.jobDir)
 		return err
 	}
 	m.mu.Lock()
@@ -623,9 +620,7 @@ func (m *Master) shutdown() {
 	}
 	m.stopHTTP()
 	m.journal.close()
-	if !m.keepDir {
-		os.RemoveAll(m.jobDir)
-	}
+	os.RemoveAll(m.jobDir)
 	m.unlock()
 }
 
