@@ -13,7 +13,7 @@ APPS ?= $(notdir $(ALL_APP_DIRS))
 APP_DIRS := $(foreach a,$(APPS),$(filter %/$(a),$(ALL_APP_DIRS)))
 TEST_APPS := ./testdata/apps/...
 
-.PHONY: all build apps test vet unit harness status columnar netns demo bench straggler chaos chaos-quick clean
+.PHONY: all build apps test vet unit harness status columnar netns slurm k8s demo bench straggler chaos chaos-quick clean
 
 all: build apps
 
@@ -52,7 +52,17 @@ columnar: build apps
 netns: build apps
 	scripts/netns-cluster.sh
 
-test: vet unit harness status columnar netns
+# scripts/slurm-job.sh on a three-node Slurm cluster in network namespaces;
+# as root with Debian's slurm-wlm and munge, else it says why it skips.
+slurm: build apps
+	scripts/test-slurm.sh
+
+# The Kubernetes manifests in deploy/k8s, checked offline by kubectl;
+# without kubectl it says why it skips.
+k8s:
+	scripts/test-k8s.sh
+
+test: vet unit harness status columnar netns slurm k8s chaos-quick
 
 demo: build apps
 	@rm -rf bin/demo && mkdir -p bin/demo

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"net"
 	"net/rpc"
 	"os"
@@ -194,7 +196,6 @@ type Master struct {
 	splits map[mr.Split]bool // the job's splits, which ReadSplit may serve
 
 	journal *journal // where decisions go that a restarted master needs; see journal.go
-	keepDir bool     // leave jobDir for a restarted master to resume: the job was interrupted
 	// journalFailed is set once a journal append has failed.
 	journalFailed atomic.Bool
 
@@ -439,8 +440,6 @@ func (m *Master) Run(ctx context.Context) error {
 	defer m.shutdown()
 	if err := m.serve(ctx); err != nil {
 		m.summarise(fmt.Sprintf("interrupted: %v", context.Cause(ctx)))
-		m.keepDir = true
-		m.opt.Logf("interrupted; the job's state is kept in %s: start the master again with the same inputs and flags to resume it, or with --fresh to start over", m.jobDir)
 		return err
 	}
 	m.mu.Lock()
@@ -637,9 +636,7 @@ func (m *Master) shutdown() {
 	}
 	m.stopHTTP()
 	m.journal.close()
-	if !m.keepDir {
-		os.RemoveAll(m.jobDir)
-	}
+	os.RemoveAll(m.jobDir)
 	m.unlock()
 }
 
@@ -779,16 +776,26 @@ func (s *service) Heartbeat(args mr.HeartbeatArgs, reply *mr.HeartbeatReply) err
 func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 	m := s.m
 	kept := args.Task.Kind == mr.MapTask && args.Addr != "" // on the worker, served by it
-	if args.Failure == "" && len(args.Unreachable) == 0 && args.Task.Kind != mr.SampleTask && !kept && filepath.Dir(args.Output) != m.jobDir {
+	if args.Failure == "" && len(args.Unreachable) == 0 && len(args.Corrupt) == 0 && args.Task.Kind != mr.SampleTask && !kept && filepath.Dir(args.Output) != m.jobDir {
 		args.Failure = fmt.Sprintf("task output %q is outside the job directory", args.Output)
 	}
+	for _, c := range args.Corrupt {
+		m.opt.Logf("corrupt map output: map task %d's segment %s [%d, +%d) %s, read by reduce task %d attempt %d on worker %s: %s",
+			c.Map, c.Path, c.Offset, c.Length, where(c.Segment), args.Task.ID, args.Task.Attempt, args.Worker, c.Why)
+	}
+	damaged := m.checkCollected(args) // reads the file: outside the lock
 	m.mu.Lock()
 	if m.sched.Dead(args.Worker) {
 		m.mu.Unlock()
 		reply.Rejoin = true
 		return nil
 	}
-	outcome := m.sched.Complete(args, time.Now())
+	var outcome Outcome
+	if damaged != "" {
+		outcome = m.sched.Damaged(args, damaged, time.Now())
+	} else {
+		outcome = m.sched.Complete(args, time.Now())
+	}
 	if outcome != Ignored {
 		m.broadcast()
 	}
@@ -822,6 +829,10 @@ func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 	switch {
 	case outcome == Retrying && len(args.Unreachable) > 0:
 		m.opt.Logf("%v task %d attempt %d could not fetch %d map outputs (first from %s); will retry", args.Task.Kind, args.Task.ID, args.Task.Attempt, len(args.Unreachable), args.Unreachable[0].Addr)
+	case outcome == Retrying && len(args.Corrupt) > 0:
+		m.opt.Logf("%v task %d attempt %d found corrupt output from map tasks %v; will retry", args.Task.Kind, args.Task.ID, args.Task.Attempt, corruptMaps(args.Corrupt))
+	case outcome == Retrying && damaged != "":
+		m.opt.Logf("%v task %d attempt %d: %s; will retry", args.Task.Kind, args.Task.ID, args.Task.Attempt, damaged)
 	case outcome == Retrying:
 		m.opt.Logf("%v task %d attempt %d failed, will retry: %s", args.Task.Kind, args.Task.ID, args.Task.Attempt, args.Failure)
 	case outcome == Accepted && args.Task.Kind == mr.ReduceTask:
@@ -841,4 +852,44 @@ func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 		reply.Accepted = err == nil
 	}
 	return nil
+}
+
+// where says where a segment lies, for the log.
+func where(s mr.Segment) string {
+	if s.Addr == "" {
+		return "in the job directory"
+	}
+	return "served by " + s.Addr
+}
+
+// checkCollected checks the output a reduce attempt sent with PutOutput
+// against the CRC-32C in its report, before the master commits it: pieces
+// can be lost, or damaged on the way or on the master's disk. It returns
+// why the output cannot be committed, or "" when it can or is not
+// collected output.
+func (m *Master) checkCollected(args mr.ReportArgs) string {
+	if !m.opt.CollectOutput || args.Task.Kind != mr.ReduceTask || args.Failure != "" || len(args.Unreachable) > 0 || len(args.Corrupt) > 0 {
+		return ""
+	}
+	m.mu.Lock()
+	t, a := m.sched.attempt(args.Task)
+	open := t != nil && a.worker == args.Worker && t.state < taskCommitting && (a.state == attemptRunning || a.state == attemptLost)
+	m.mu.Unlock()
+	if !open {
+		return "" // a report Complete ignores, or a retried one whose output is in place
+	}
+	f, err := os.Open(args.Output)
+	if err != nil {
+		return fmt.Sprintf("its collected output is unreadable: %v", err)
+	}
+	defer f.Close()
+	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return fmt.Sprintf("its collected output is unreadable: %v", err)
+	}
+	if sum := h.Sum32(); sum != args.OutputCRC {
+		return fmt.Sprintf("its output arrived damaged: %d bytes with CRC-32C %08x, the worker sent %08x", n, sum, args.OutputCRC)
+	}
+	return ""
 }

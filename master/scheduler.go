@@ -417,7 +417,7 @@ func (s *Scheduler) Complete(rep mr.ReportArgs, now time.Time) Outcome {
 	if t == nil || a.worker != rep.Worker {
 		return Ignored
 	}
-	if a.state == attemptOK && rep.Failure == "" && len(rep.Unreachable) == 0 {
+	if a.state == attemptOK && rep.Failure == "" && len(rep.Unreachable) == 0 && len(rep.Corrupt) == 0 {
 		return Duplicate
 	}
 	if t.state >= taskCommitting && a.state == attemptRunning {
@@ -428,6 +428,9 @@ func (s *Scheduler) Complete(rep mr.ReportArgs, now time.Time) Outcome {
 	}
 	if len(rep.Unreachable) > 0 && rep.Failure == "" && t.ref.Kind == mr.ReduceTask {
 		return s.unreachable(t, a, rep, now)
+	}
+	if len(rep.Corrupt) > 0 && rep.Failure == "" && t.ref.Kind == mr.ReduceTask {
+		return s.corrupt(t, a, rep, now)
 	}
 	a.ended = now
 	if rep.Failure != "" && rep.WorkerFault {
@@ -547,6 +550,86 @@ func (s *Scheduler) unreachable(t *task, a *attempt, rep mr.ReportArgs, now time
 	}
 	if t.lost >= s.cfg.MaxLost {
 		s.fail(t, fmt.Sprintf("lost %d times in a row; last: could not fetch %d map outputs", t.lost, len(rep.Unreachable)))
+		return JobFailed
+	}
+	s.settle(t)
+	return Retrying
+}
+
+// corrupt handles a reduce attempt that found some of its segments
+// damaged, as unreachable handles one that could not fetch them: the
+// attempt is lost, and each map task whose current output was damaged runs
+// again, on another worker if there is one, even when that output is in
+// the shared directory. A reduce that keeps finding damage is bounded by
+// MaxLost, like any other.
+//
+// A report from an attempt already lost (a retried report, or one given up
+// for silence) is not counted again, but its segments still run again.
+func (s *Scheduler) corrupt(t *task, a *attempt, rep mr.ReportArgs, now time.Time) Outcome {
+	again := a.state != attemptRunning
+	why := fmt.Sprintf("corrupt output from map tasks %v (map task %d's: %s)", corruptMaps(rep.Corrupt), rep.Corrupt[0].Map, rep.Corrupt[0].Why)
+	if !again {
+		s.lose(t, a, now)
+		s.note(Event{now, rep.Task, a.worker, "lost: " + why})
+	}
+	redone := 0
+	for _, seg := range rep.Corrupt {
+		if seg.Map < 0 || seg.Map >= len(s.maps) {
+			continue
+		}
+		mt := &s.maps[seg.Map]
+		if mt.state == taskDone && mt.output == seg.Path && mt.addr == seg.Addr {
+			mt.avoid = mt.owner
+			s.redo(mt, fmt.Sprintf("reduce task %d found its output corrupt; running it again", t.ref.ID), now)
+			redone++
+		}
+	}
+	if again {
+		if redone > 0 {
+			return Retrying
+		}
+		return Ignored
+	}
+	if t.lost >= s.cfg.MaxLost {
+		s.fail(t, fmt.Sprintf("lost %d times in a row; last: %s", t.lost, why))
+		return JobFailed
+	}
+	s.settle(t)
+	return Retrying
+}
+
+// corruptMaps lists the map tasks that wrote segs.
+func corruptMaps(segs []mr.CorruptSegment) []int {
+	ids := make([]int, len(segs))
+	for i, s := range segs {
+		ids[i] = s.Map
+	}
+	return ids
+}
+
+// Damaged handles the report of a reduce attempt whose output reached the
+// master damaged: collected output whose CRC-32C is not what the worker
+// sent. The attempt is lost, not failed, since the app is not to blame,
+// and the task runs again. A report Complete would ignore is ignored.
+func (s *Scheduler) Damaged(rep mr.ReportArgs, why string, now time.Time) Outcome {
+	defer s.stamp(now)
+	if !s.heard(rep.Worker, now) {
+		return Ignored
+	}
+	t, a := s.attempt(rep.Task)
+	if t == nil || a.worker != rep.Worker || t.ref.Kind != mr.ReduceTask {
+		return Ignored
+	}
+	if t.state >= taskCommitting && a.state == attemptRunning {
+		a.state, a.ended = attemptSuperseded, now
+	}
+	if s.failure != "" || t.state >= taskCommitting || a.state != attemptRunning {
+		return Ignored
+	}
+	s.lose(t, a, now)
+	s.note(Event{now, rep.Task, a.worker, "lost: " + why})
+	if t.lost >= s.cfg.MaxLost {
+		s.fail(t, fmt.Sprintf("lost %d times in a row; last: %s", t.lost, why))
 		return JobFailed
 	}
 	s.settle(t)

@@ -78,6 +78,12 @@ type Segment struct {
 	Map    int    // the map task that wrote it
 }
 
+// CorruptSegment is a segment a reduce task found damaged, and why.
+type CorruptSegment struct {
+	Segment
+	Why string
+}
+
 // TaskRef names one attempt of a task.
 type TaskRef struct {
 	Kind    TaskKind
@@ -262,6 +268,15 @@ type ReportArgs struct {
 	// the app's: its disk is full or broken. The attempt counts as lost,
 	// and the task runs on another worker if there is one.
 	WorkerFault bool
+	// Corrupt, for a reduce task, lists the segments it found damaged:
+	// bytes that fail their checksums or end early, where they lie or in
+	// a fetched copy, or a file that is gone. As with Unreachable, the
+	// attempt is lost and the map tasks that wrote them run again.
+	Corrupt []CorruptSegment
+	// OutputCRC, for a reduce task that sent its output with PutOutput,
+	// is the CRC-32C (Castagnoli) of the whole output. The master checks
+	// the file it collected against it before committing.
+	OutputCRC uint32
 	// Sample, for a successful sample task, holds the sampled keys, at
 	// most Task.SampleSize of them, in no particular order.
 	Sample []string

@@ -299,6 +299,41 @@ scenario_worker_stopped() {
 	fi
 }
 
+# flip FILE: XOR the byte in the middle of FILE with 0x5a, in place.
+flip() {
+	local size off b
+	size=$(stat -c %s "$1") || return 1
+	off=$((size / 2))
+	b=$(od -An -tu1 -j "$off" -N1 "$1" | tr -d ' ')
+	printf "\\x$(printf %02x $((b ^ 0x5a)))" | dd of="$1" bs=1 seek="$off" conv=notrunc status=none
+}
+
+# A byte flipped in a committed map output while other map tasks still
+# run (each sleeps 1 s, one worker): the reducer that reads the damaged
+# segment reports it, the master logs it and runs that map task again,
+# and the output is exact.
+scenario_corrupt() {
+	newdir corrupt
+	reference slow || { fail corrupt "mr seq failed"; return; }
+	timeout -k 2 "$T" "$MR" master --param sleep=1s "${INPUTS[@]}" 2>master.log &
+	local m=$!
+	PIDS+=("$m")
+	bg "$MR" worker -v "$APPS/slow.so" 2>worker.log
+	wait_for_log worker.log "map task [0-9]* attempt 1: done" || { fail corrupt "no map task finished"; return; }
+	local id file
+	id=$(grep -o -m1 "map task [0-9]* attempt 1: done" worker.log | awk '{ print $3 }')
+	file=$(find . -path "./.mr-*/m$id-a1" | head -1)
+	[[ -n $file ]] || { fail corrupt "map task $id's output m$id-a1 not found"; return; }
+	grep -q "map phase done" master.log && { fail corrupt "the map phase ended before the flip; too fast to test"; return; }
+	flip "$file" || { fail corrupt "could not flip a byte in $file"; return; }
+	wait "$m" || { fail corrupt "master exited $?: $(tail -1 master.log)"; return; }
+	grep -q "corrupt map output: map task $id's segment" master.log ||
+		{ fail corrupt "the master never reported map task $id's output corrupt"; return; }
+	grep -q "map task $id attempt 1 .*found its output corrupt; running it again" master.log ||
+		{ fail corrupt "map task $id did not run again"; return; }
+	same corrupt && pass corrupt
+}
+
 # With --secret-file, a worker must prove the master's secret: one with
 # the wrong secret, or none, is refused at once with a message that says
 # so, and one with the right secret does the job.
@@ -712,7 +747,7 @@ scenario_master_killed() {
 	done
 }
 
-ALL=(wc indexer split spill map_parallel reduce_parallel job_count early_exit crash worker_killed worker_stopped master_killed secret ship_app net_shuffle run run_crash bad_input poison skip sort)
+ALL=(wc indexer split spill map_parallel reduce_parallel job_count early_exit crash worker_killed worker_stopped corrupt master_killed secret ship_app net_shuffle run run_crash bad_input poison skip sort)
 want=("$@")
 ((${#want[@]})) || want=("${ALL[@]}")
 for s in "${want[@]}"; do

@@ -2,7 +2,9 @@ package worker
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -191,7 +193,8 @@ const reduceEvery = 4096
 // them with the rest, and calls Reduce once per key, in key order, writing
 // "key value" lines to a file in the job directory (or sending them to the
 // master) that the master moves into place if this attempt commits first.
-// Runs whose owners cannot be reached are reported in rep.Unreachable.
+// Runs whose owners cannot be reached are reported in rep.Unreachable, and
+// damaged runs (see corrupt) in rep.Corrupt.
 //
 // The report holds the attempt's built-in counters. While the task runs,
 // the merge adds the bytes it reads of the runs to prog's ShuffleBytes,
@@ -234,7 +237,9 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 	}
 	m, err := shuffle.Open(runs, t.MergeFactor, filepath.Join(tmp, "merge"), &prog.stats[mr.ShuffleBytes])
 	if err != nil {
-		rep.Failure = fmt.Sprintf("read map output: %v", err)
+		if rep.Corrupt = corrupt(err, t.Runs, runs, fetched, kept); rep.Corrupt == nil {
+			rep.Failure = fmt.Sprintf("read map output: %v", err)
+		}
 		return rep
 	}
 	defer m.Close()
@@ -307,7 +312,11 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 	}
 	prog.marks.leave()
 	if err := m.Err(); err != nil {
-		rep.Failure = fmt.Sprintf("read map output: %v", err)
+		if rep.Corrupt = corrupt(err, t.Runs, runs, fetched, kept); rep.Corrupt == nil {
+			rep.Failure = fmt.Sprintf("read map output: %v", err)
+		} else {
+			os.Remove(out.Name()) // made of a damaged input: never to be committed
+		}
 		return rep
 	}
 	if err := rows.Close(); err != nil {
@@ -322,7 +331,7 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 		}
 	}
 	if t.CollectOutput {
-		if name, err = send(out, t.TaskRef, env.put); err != nil {
+		if name, rep.OutputCRC, err = send(out, t.TaskRef, env.put); err != nil {
 			rep.Failure = fmt.Sprintf("send output to the master: %v", err)
 			return rep
 		}
@@ -356,27 +365,68 @@ func newRowWriter(a *app.App, t mr.Task, out *os.File) (format.RowWriter, error)
 // outputPiece is how much reduce output one PutOutput call carries.
 const outputPiece = 4 << 20
 
+// corrupt turns err, from merging runs, the local copies of the segments
+// given by the master (index for index), into the damaged segments to
+// report, named as the master gave them; it returns nil when err is not
+// about a damaged segment (see shuffle.SegmentError). Having met one, it
+// checks the other runs too, so that one attempt reports them all. It
+// removes fetched copies of damaged segments, and keeps the other copies
+// in kept for the next attempt, as for unreachable segments.
+func corrupt(err error, given, runs []mr.Segment, fetched, kept string) []mr.CorruptSegment {
+	var first *shuffle.SegmentError
+	if !errors.As(err, &first) {
+		return nil
+	}
+	bad := []*shuffle.SegmentError{first}
+	for _, e := range shuffle.Verify(runs) {
+		if e.Segment != first.Segment {
+			bad = append(bad, e)
+		}
+	}
+	var out []mr.CorruptSegment
+	for _, e := range bad {
+		i := slices.Index(runs, e.Segment)
+		if i < 0 || i >= len(given) {
+			continue
+		}
+		if runs[i].Path != given[i].Path {
+			os.Remove(runs[i].Path) // a fetched copy
+		}
+		out = append(out, mr.CorruptSegment{Segment: given[i], Why: e.Err.Error()})
+	}
+	if slices.ContainsFunc(given, func(s mr.Segment) bool { return s.Addr != "" }) {
+		os.Rename(fetched, kept) // fails harmlessly if another attempt kept its copies first
+	}
+	return out
+}
+
+// castagnoli is the CRC-32C table, for the sum of collected output.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
 // send streams the finished output in f to the master, a piece at a time,
-// and returns where the master keeps it.
-func send(f *os.File, ref mr.TaskRef, put func(mr.PutOutputArgs) (mr.PutOutputReply, error)) (string, error) {
+// and returns where the master keeps it and the CRC-32C of what it sent,
+// which the master checks the collected file against.
+func send(f *os.File, ref mr.TaskRef, put func(mr.PutOutputArgs) (mr.PutOutputReply, error)) (string, uint32, error) {
 	buf := make([]byte, outputPiece)
 	var off int64
+	var sum uint32
 	path := ""
 	for {
 		n, err := f.ReadAt(buf, off)
 		if n > 0 || off == 0 {
+			sum = crc32.Update(sum, castagnoli, buf[:n])
 			reply, perr := put(mr.PutOutputArgs{Task: ref, Offset: off, Data: buf[:n]})
 			if perr != nil {
-				return "", perr
+				return "", 0, perr
 			}
 			path = reply.Path
 			off += int64(n)
 		}
 		if err == io.EOF {
-			return path, nil
+			return path, sum, nil
 		}
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
 	}
 }

@@ -358,6 +358,9 @@ func (w *worker) run(ctx context.Context, id string, t mr.Task) error {
 	for _, s := range rep.Unreachable {
 		w.Logf("%v task %d attempt %d: could not fetch map %d output from %s", t.Kind, t.ID, t.Attempt, s.Map, s.Addr)
 	}
+	for _, s := range rep.Corrupt {
+		w.Logf("%v task %d attempt %d: map %d output %s is damaged: %s", t.Kind, t.ID, t.Attempt, s.Map, s.Path, s.Why)
+	}
 	reply, err := w.report(ctx, rep)
 	if err != nil {
 		return err

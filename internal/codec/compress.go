@@ -59,13 +59,73 @@ type decompressor interface {
 	Reset(r io.Reader) error
 }
 
-// s2Reader gives s2.Reader the Reset signature of zstd.Decoder.
-type s2Reader struct{ *s2.Reader }
+// s2Reader gives s2.Reader the Reset signature of zstd.Decoder, and puts
+// s2Frames in front of it.
+type s2Reader struct {
+	*s2.Reader
+	frames *s2Frames
+}
 
 func (r s2Reader) Reset(src io.Reader) error {
-	r.Reader.Reset(src)
+	*r.frames = s2Frames{r: src}
+	r.Reader.Reset(r.frames)
 	return nil
 }
+
+// s2Frames passes an s2 framed stream through to the decoder, checking
+// each chunk's type as it goes by: the stream identifier first, then only
+// compressed and stored data chunks, which is all a Writer makes.
+//
+// It closes the one hole in s2's own integrity checks. The decoder checks
+// the CRC-32C of every data chunk before it hands out a byte of it, but it
+// silently skips padding and "skippable" chunks (types 0x80 to 0xfe), so
+// one flipped bit in a chunk's type (0x00 to 0x80) would drop a whole
+// block. The trailer's record count catches that at the end of the run,
+// but only after records spliced from the blocks on either side have been
+// handed out. With the types checked, a Reader returns only records from
+// blocks that passed their CRC, in order, and every damaged byte is an
+// ErrCorrupt before any record it could have changed.
+type s2Frames struct {
+	r      io.Reader
+	hdr    [4]byte // the chunk header being read
+	nhdr   int     // bytes of hdr read
+	body   int     // bytes of the current chunk's body still to pass
+	chunks int     // chunk headers seen
+}
+
+func (f *s2Frames) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	for i := 0; i < n; {
+		if f.body > 0 {
+			k := min(f.body, n-i)
+			f.body -= k
+			i += k
+			continue
+		}
+		f.hdr[f.nhdr] = p[i]
+		f.nhdr++
+		i++
+		if f.nhdr < len(f.hdr) {
+			continue
+		}
+		f.nhdr = 0
+		f.chunks++
+		typ := f.hdr[0]
+		if ok := typ == s2StreamID && f.chunks == 1 || (typ == s2Compressed || typ == s2Stored) && f.chunks > 1; !ok {
+			return 0, fmt.Errorf("s2 chunk %d has type %#x", f.chunks, typ) // decodeErr makes it ErrCorrupt
+		}
+		f.body = int(f.hdr[1]) | int(f.hdr[2])<<8 | int(f.hdr[3])<<16
+	}
+	return n, err
+}
+
+// The s2 chunk types a Writer makes, from the framing format
+// (github.com/google/snappy, framing_format.txt).
+const (
+	s2Compressed byte = 0x00
+	s2Stored     byte = 0x01
+	s2StreamID   byte = 0xff
+)
 
 // Encoders and decoders allocate their buffers when made, so they are
 // pooled: a worker writes and reads many runs over its life, and each would
@@ -127,15 +187,19 @@ func newDecompressor(c codec, r io.Reader) (decompressor, error) {
 			return d, d.Reset(r)
 		}
 		// ReaderMaxBlockSize both refuses blocks larger than a Writer makes
-		// and keeps the s2 buffers at blockSize instead of 4 MiB.
-		return s2Reader{s2.NewReader(r, s2.ReaderMaxBlockSize(blockSize))}, nil
+		// and keeps the s2 buffers at blockSize instead of 4 MiB. The CRC
+		// checks stay on (no ReaderIgnoreCRC): integrity rests on them.
+		f := &s2Frames{r: r}
+		return s2Reader{s2.NewReader(f, s2.ReaderMaxBlockSize(blockSize)), f}, nil
 	case codecZstd:
 		if d, ok := zstdReaders.Get().(decompressor); ok {
 			return d, d.Reset(r)
 		}
 		// Concurrency 1 decodes synchronously in Read, with no goroutines
 		// to stop; the window cap refuses streams that would need more
-		// history than a Writer ever uses.
+		// history than a Writer ever uses. The frame checksum, which the
+		// encoder writes by default, is verified (no WithIgnoreChecksum)
+		// when the Reader reads to the end of the frame.
 		return zstd.NewReader(r,
 			zstd.WithDecoderConcurrency(1),
 			zstd.WithDecoderLowmem(true),

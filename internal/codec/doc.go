@@ -15,6 +15,37 @@
 // sizes a buffer from a length it has read: buffers grow only as
 // decompressed bytes arrive, and no record may exceed MaxRecord (1 GiB).
 //
+// # Integrity
+//
+// A run needs no checksum of its own: the s2 framing carries a CRC-32C
+// (Castagnoli) of each block's uncompressed data, which the decoder checks
+// before it hands out a byte of the block, and the Reader keeps those
+// checks on. What the framing lets through, a Reader refuses: s2 skips
+// padding and "skippable" chunks silently, so one flipped bit in a chunk's
+// type would drop a whole block, and the trailer's count would notice only
+// after records spliced from the blocks around it had been returned; a
+// Reader accepts only the chunk types a Writer makes (see s2Frames). A cut
+// at a block boundary, or a dropped or repeated block, fails the
+// trailer's count. So every record a Reader returns comes from blocks
+// that passed their CRC, in the order written, and a damaged run gives
+// ErrCorrupt before any record the damage could have changed.
+//
+// Measured by flipping every byte of a 12 KiB run with four masks and of a
+// 90 KiB run (compressed and stored blocks) with two, 232,000 damaged
+// runs: every one gave ErrCorrupt, or, 82 times, decoded to exactly the
+// records written (bits the decoder ignores); none returned a wrong
+// record. Before the chunk types were checked, a flip of 0x80 in a chunk
+// type did. TestCorruptionDetected keeps a sample of this. Checking the
+// chunk types costs about 3 µs per 90 KiB run, copying included, against
+// about 1.1 ms to read its records: 0.3%, below the Read benchmarks' noise.
+//
+// zstd, kept for the benchmarks, checks a checksum of the whole frame only
+// at its end: a damaged zstd run still gives ErrCorrupt, but may return
+// wrong records first.
+//
+// A Merger reports which run failed (RunError), so that a reduce can name
+// the map task whose output was damaged and have it run again.
+//
 // # Compression: s2, by measurement
 //
 // The runs are compressed with s2 (github.com/klauspost/compress/s2) in

@@ -13,6 +13,17 @@ import (
 // ErrUnsorted is returned by Merger.Err when a run's keys go backwards.
 var ErrUnsorted = errors.New("codec: run not sorted by key")
 
+// RunError is how a Merger reports a failure to read one of its runs,
+// so that the caller can tell which run is bad: Run is its index among
+// the Merger's runs, and Err the Reader's error, or ErrUnsorted.
+type RunError struct {
+	Run int
+	Err error
+}
+
+func (e *RunError) Error() string { return fmt.Sprintf("codec: merge run %d: %v", e.Run, e.Err) }
+func (e *RunError) Unwrap() error { return e.Err }
+
 // Merger does a streaming k-way merge of runs, each sorted by key in byte
 // order, and groups the records by key. It holds only the current record
 // of each run, never a whole run.
@@ -71,7 +82,7 @@ func newHead(key, value []byte) head {
 // NewMerger reads the first record of each run and returns a Merger
 // positioned before the first key. The runs' order sets the order of equal
 // keys' values. Runs that are empty are fine. An error reading a first
-// record is returned, naming the run.
+// record is returned as a *RunError.
 func NewMerger(runs []*Reader) (*Merger, error) {
 	k := len(runs)
 	m := &Merger{
@@ -85,7 +96,7 @@ func NewMerger(runs []*Reader) (*Merger, error) {
 		case err == io.EOF:
 			m.heads[i].done = true
 		case err != nil:
-			return nil, fmt.Errorf("codec: merge run %d: %w", i, err)
+			return nil, &RunError{Run: i, Err: err}
 		default:
 			m.heads[i] = newHead(key, v)
 		}
@@ -210,7 +221,8 @@ func (m *Merger) AppendValues(dst []string) []string {
 // counted.
 func (m *Merger) Taken() int64 { return m.taken }
 
-// Err returns the first error met: a run's read error, or ErrUnsorted.
+// Err returns the first error met, a *RunError naming the run: its read
+// error, or ErrUnsorted.
 func (m *Merger) Err() error { return m.err }
 
 // value consumes and returns the next value of the current key, if any.
@@ -243,12 +255,12 @@ func (m *Merger) advance() {
 	case err == io.EOF:
 		m.heads[w] = head{done: true}
 	case err != nil:
-		m.err = fmt.Errorf("codec: merge run %d: %w", w, err)
+		m.err = &RunError{Run: w, Err: err}
 		return
 	default:
 		c := bytes.Compare(k, m.keyb)
 		if c < 0 {
-			m.err = fmt.Errorf("%w: run %d: key %q after %q", ErrUnsorted, w, k, m.key)
+			m.err = &RunError{Run: w, Err: fmt.Errorf("%w: key %q after %q", ErrUnsorted, k, m.key)}
 			return
 		}
 		m.heads[w] = newHead(k, v)

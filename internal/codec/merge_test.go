@@ -275,6 +275,10 @@ func TestMergeUnsorted(t *testing.T) {
 	if !errors.Is(m.Err(), ErrUnsorted) {
 		t.Fatalf("Err = %v, want ErrUnsorted", m.Err())
 	}
+	var re *RunError
+	if !errors.As(m.Err(), &re) || re.Run != 1 {
+		t.Fatalf("Err = %v, want a RunError naming run 1", m.Err())
+	}
 }
 
 func TestMergeCorruptRun(t *testing.T) {
@@ -295,11 +299,13 @@ func TestMergeCorruptRun(t *testing.T) {
 	for m.Next() {
 		n += len(m.AppendValues(nil))
 	}
-	if !errors.Is(m.Err(), ErrCorrupt) {
-		t.Fatalf("Err = %v after %d values, want ErrCorrupt", m.Err(), n)
+	var re *RunError
+	if !errors.Is(m.Err(), ErrCorrupt) || !errors.As(m.Err(), &re) || re.Run != 1 {
+		t.Fatalf("Err = %v after %d values, want ErrCorrupt in run 1", m.Err(), n)
 	}
-	if _, err := NewMerger([]*Reader{NewReader(bytes.NewReader(good[:5]))}); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("NewMerger on a broken run: %v, want ErrCorrupt", err)
+	_, err = NewMerger([]*Reader{NewReader(bytes.NewReader(good)), NewReader(bytes.NewReader(good[:5]))})
+	if !errors.Is(err, ErrCorrupt) || !errors.As(err, &re) || re.Run != 1 {
+		t.Fatalf("NewMerger on a broken run: %v, want ErrCorrupt in run 1", err)
 	}
 }
 
