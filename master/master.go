@@ -86,6 +86,11 @@ type Options struct {
 	Flags map[string]string
 	// Logf reports events worth a human's attention. Default: discard.
 	Logf func(format string, args ...any)
+
+	// SkipBadRecords is how many bad records the job may leave out: a
+	// line of input, or a reduce key, that crashed two attempts. 0, the
+	// default, leaves out none. See skip.go.
+	SkipBadRecords int
 }
 
 func (o *Options) setDefaults() {
@@ -130,6 +135,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("--worker-timeout %v: must be at least 100ms", o.WorkerTimeout)
 	case o.MaxAttempts < 1:
 		return fmt.Errorf("--max-attempts %d: must be at least 1", o.MaxAttempts)
+	case o.SkipBadRecords < 0:
+		return fmt.Errorf("--skip-bad-records %d: must not be negative", o.SkipBadRecords)
 	case o.SplitSize < 0:
 		return fmt.Errorf("--split-size %d: must not be negative", o.SplitSize)
 	case o.MapMemory < 4<<10:
@@ -215,6 +222,12 @@ func New(opt Options) (*Master, error) {
 	if err != nil {
 		return nil, err
 	}
+	var starts map[mr.Split]int64
+	if opt.SkipBadRecords > 0 {
+		if starts, err = textStarts(tasks); err != nil {
+			return nil, err
+		}
+	}
 	out, err := filepath.Abs(opt.OutDir)
 	if err != nil {
 		return nil, err
@@ -289,6 +302,9 @@ func New(opt Options) (*Master, error) {
 			Backups:       !opt.NoBackups,
 			Epoch:         epoch,
 			Start:         time.Now(),
+
+			SkipBadRecords: opt.SkipBadRecords,
+			TextStarts:     starts,
 		}),
 		changed: make(chan struct{}),
 		told:    make(map[string]bool),

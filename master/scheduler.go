@@ -53,6 +53,7 @@ type attempt struct {
 	// heartbeats while it runs, final from its report.
 	stats    mr.Stats
 	counters map[string]int64
+	mark     *mr.Mark // where its app code was last; see skip.go
 }
 
 type task struct {
@@ -71,6 +72,10 @@ type task struct {
 	redone   int     // map: the scheduler's sequence number when its output was last lost
 	won      int     // the committing attempt, 1-based; 0 while none has
 	backedUp bool    // a backup attempt was started since the task last became idle
+
+	// skip is what the task knows of its bad records; nil until an
+	// attempt crashes in app code with the job skipping them (skip.go).
+	skip *taskSkip
 }
 
 // running reports whether any attempt is still in flight.
@@ -100,6 +105,11 @@ type Config struct {
 	Backups bool
 	// Epoch is how often the job has been resumed; see mr.TaskRef.
 	Epoch int
+	// SkipBadRecords is how many bad records the job may leave out; 0
+	// leaves out none. TextStarts says where the text of each text split
+	// not at its file's start begins. See skip.go.
+	SkipBadRecords int
+	TextStarts     map[mr.Split]int64
 }
 
 // Scheduler is the master's state machine. It does no I/O, takes no locks
@@ -128,6 +138,7 @@ type Scheduler struct {
 	sizes    []int64                // bytes of input of each map task
 	parts    []int64                // bytes of committed map output in each partition
 	ended    time.Time              // when the job ended; zero while it runs
+	skipped  []SkippedRecord        // the bad records left out, in the order decided (skip.go)
 }
 
 // workerInfo is what the status page shows of a worker.
@@ -344,7 +355,7 @@ func (s *Scheduler) start(t *task, worker string, now time.Time) mr.Task {
 	ref := t.ref
 	ref.Attempt = len(t.attempts)
 	ref.Epoch = s.cfg.Epoch
-	return mr.Task{TaskRef: ref, NMap: len(s.maps), NReduce: len(s.reduces), Cuts: s.sample.cuts}
+	return mr.Task{TaskRef: ref, NMap: len(s.maps), NReduce: len(s.reduces), Cuts: s.sample.cuts, Skip: s.skipPlan(t)}
 }
 
 // Heartbeat records that an attempt is alive. It returns done when the
@@ -442,6 +453,9 @@ func (s *Scheduler) Complete(rep mr.ReportArgs, now time.Time) Outcome {
 		t.failures++
 		t.lost = 0
 		t.lastErr = rep.Failure
+		if o, ok := s.skipFailed(t, a, rep.Task, rep.Mark, now); ok {
+			return o // it crashed on a bad record; see skip.go
+		}
 		if t.failures >= s.cfg.MaxAttempts {
 			s.fail(t, fmt.Sprintf("failed %d times; last error: %s", t.failures, rep.Failure))
 			s.settle(t) // idle, not running: nothing of it is in flight
@@ -788,6 +802,7 @@ func (s *Scheduler) Expire(now time.Time) []Event {
 					continue
 				}
 				s.lose(t, a, now)
+				s.skipLost(t, n+1, now)
 				ref := t.ref
 				ref.Attempt = n + 1
 				e := Event{now, ref, a.worker, fmt.Sprintf("lost after %v of silence; running it again", silent.Round(time.Millisecond))}
@@ -816,6 +831,7 @@ func (s *Scheduler) bury(worker string, silent time.Duration, now time.Time) {
 					continue
 				}
 				s.lose(t, a, now)
+				s.skipLost(t, n+1, now)
 				ref := t.ref
 				ref.Attempt = n + 1
 				s.event(Event{now, ref, worker, fmt.Sprintf("lost: the worker was silent for %v and is dead; running it again", silent.Round(time.Millisecond))})

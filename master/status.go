@@ -31,6 +31,10 @@ type JobStatus struct {
 	Tasks   TaskPage      `json:"tasks"`
 	Events  []EventStatus `json:"events"` // the latest lost and failed attempts and re-runs, oldest first
 	Job     *JobSpec      `json:"job,omitempty"`
+
+	// Skipped lists the bad records the job left out (--skip-bad-records),
+	// in the order it decided to; absent when it left out none.
+	Skipped []SkippedRecord `json:"skipped_records,omitempty"`
 }
 
 // Counters are a job's built-in counters (every name of mr.Stat, zeros
@@ -281,6 +285,7 @@ func (s *Scheduler) Snapshot(now time.Time, q Query) JobStatus {
 		js.Running.User = map[string]int64{}
 	}
 	js.Workers = s.workerList(now, busy, q.Workers)
+	js.Skipped = s.Skipped()
 	for _, e := range s.recent {
 		js.Events = append(js.Events, EventStatus{Time: e.Time, Kind: e.Task.Kind.String(), Task: e.Task.ID, Attempt: e.Task.Attempt, Worker: e.Worker, What: e.What})
 	}

@@ -139,6 +139,7 @@ const (
 	OutputBytes                       // bytes written to the job's output
 	AttemptsFailed                    // task attempts that failed: an app error or an unreadable input
 	AttemptsLost                      // task attempts lost: their worker died or went silent
+	RecordsSkipped                    // bad records left out of the job (--skip-bad-records)
 	NumStats                          // the number of built-in counters
 )
 
@@ -147,7 +148,7 @@ var statNames = [NumStats]string{
 	"map_output_materialized_bytes", "combine_input_records", "combine_output_records",
 	"spilled_records", "spilled_bytes", "map_spills", "shuffle_bytes", "shuffle_bytes_fetched",
 	"reduce_input_groups", "reduce_input_records", "output_records", "output_bytes",
-	"attempts_failed", "attempts_lost",
+	"attempts_failed", "attempts_lost", "records_skipped",
 }
 
 func (s Stat) String() string {

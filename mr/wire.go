@@ -141,6 +141,9 @@ type Task struct {
 	// codec of Parquet output.
 	Output      string
 	Compression string
+	// Skip, when the job skips bad records, says which records to leave
+	// out and where to look for one; see SkipPlan. Nil when it does not.
+	Skip *SkipPlan
 }
 
 // Action tells a polling worker what to do next.
@@ -277,6 +280,9 @@ type ReportArgs struct {
 	// Sample, for a successful sample task, holds the sampled keys, at
 	// most Task.SampleSize of them, in no particular order.
 	Sample []string
+	// Mark, for an attempt of a job that skips bad records that failed
+	// in app code, says which records the app was working on; see Mark.
+	Mark *Mark
 	// Stats and Counters are what the attempt counted: the built-in
 	// counters, and the app's (see Counter) by name. Only a committing
 	// attempt's count toward the job's totals.

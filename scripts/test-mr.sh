@@ -496,6 +496,7 @@ scenario_bad_input() {
 	expect_error bad-input/bad-nreduce "--nreduce 0" "$MR" run --nreduce 0 "$APPS/wc.so" "${INPUTS[0]}"
 	expect_error bad-input/bad-advertise "give a host only" "$MR" worker --advertise host:80 "$APPS/wc.so"
 	expect_error bad-input/bad-worker-timeout "--worker-timeout 1ms" "$MR" master --worker-timeout 1ms "${INPUTS[0]}"
+	expect_error bad-input/bad-skip "--skip-bad-records -1: must not be negative" "$MR" master --skip-bad-records -1 "${INPUTS[0]}"
 	expect_error bad-input/bad-param "--param" "$MR" master --param nokey "${INPUTS[0]}"
 	expect_error bad-input/no-app "no such file" "$MR" worker missing.so
 	expect_error bad-input/unreachable "unreachable" "$MR" worker --master unix:nobody.sock --connect-timeout 1s "$APPS/wc.so"
@@ -576,6 +577,87 @@ scenario_poison() {
 		pass poison
 	fi
 	expect_error poison/run "panic: poison" "$MR" run --workers 2 --max-attempts 2 --out . "$APPS/poison.so" good.txt bad.txt
+}
+
+# skip_inputs: ./bad holds the inputs with a line BADRECORD added to two of
+# them, the second in a later split of its file; ./ref is `mr seq` over the
+# inputs as they were, sorted, and ./offsets where the bad lines start.
+skip_inputs() {
+	mkdir -p bad clean seq
+	cp "${INPUTS[@]}" clean/ && cp "${INPUTS[@]}" bad/ || return 1
+	sed -i '100a BADRECORD' bad/text-1.txt && sed -i '4000a BADRECORD' bad/text-4.txt || return 1
+	grep -bx BADRECORD bad/text-1.txt bad/text-4.txt | cut -d: -f1,2 | tr : ' ' >offsets
+	[[ $(wc -l <offsets) == 2 ]] || return 1
+	timeout -k 2 "$T" "$MR" seq --out seq "$APPS/badrecord.so" clean/* 2>seq.log || return 1
+	sort seq/mr-out-0 >ref
+}
+
+# skip_cluster [master flags...]: a master over ./bad that cuts files into
+# splits of 100 kB and fails a task after 2 failures, with 2 workers of
+# the badrecord app that loops restart when they die, at most 30 times
+# each; returns the master's exit status.
+skip_cluster() {
+	timeout -k 2 "$T" "$MR" master --task-timeout 1s --max-attempts 2 --split-size 100000 "$@" bad 2>master.log &
+	local m=$!
+	PIDS+=("$m")
+	local loops=()
+	for i in 1 2; do
+		(
+			for _ in $(seq 30); do
+				kill -0 "$m" 2>/dev/null || break
+				timeout -k 2 "$T" "$MR" worker --connect-timeout 3s "$APPS/badrecord.so" 2>>"worker-$i.log"
+				sleep 0.2
+			done
+		) &
+		loops+=($!)
+	done
+	PIDS+=("${loops[@]}")
+	wait "$m"
+	local rc=$?
+	wait "${loops[@]}"
+	return $rc
+}
+
+# skipped NAME LOG: LOG names each bad line by file and byte offset, and
+# the job summary lists both and counts them.
+skipped() {
+	local f off
+	while read -r f off; do
+		grep -q "skipping bad record: $f byte $off: \"BADRECORD\"" "$2" ||
+			{ fail "$1" "no 'skipping bad record: $f byte $off' in the log: $(grep -m1 skipping "$2")"; return 1; }
+	done <offsets
+	[[ $(jq '.counters.builtin.records_skipped' mr-job.json) == 2 && $(jq '.skipped_records | length' mr-job.json) == 2 ]] ||
+		{ fail "$1" "mr-job.json does not list and count 2 skipped records: $(jq -c .skipped_records mr-job.json)"; return 1; }
+}
+
+# --skip-bad-records: a Map that panics on a line, or exits the worker on
+# it, has that line skipped, and the output equals mr seq's over the input
+# without it; a Reduce that exits on a key has the key skipped. Without
+# the flag the job fails as it always did.
+scenario_skip() {
+	newdir skip
+	skip_inputs || { fail skip "could not make the inputs, or mr seq failed"; return; }
+	local mode
+	for mode in panic exit; do
+		mkdir -p "$WORK/skip/$mode" && cd "$WORK/skip/$mode" && cp -r ../bad ../offsets ../ref . || return
+		skip_cluster --skip-bad-records 2 --param crash=$mode || { fail skip/$mode "master exited $?: $(tail -1 master.log)"; return; }
+		same skip/$mode && skipped skip/$mode master.log || return
+	done
+	mkdir -p "$WORK/skip/off" && cd "$WORK/skip/off" && cp -r ../bad . || return
+	if skip_cluster; then
+		fail skip/off "the job succeeded without --skip-bad-records"
+		return
+	elif ! grep -q "job failed: map task .*failed 2 times.*panic: badrecord: found BADRECORD" master.log; then
+		fail skip/off "the master did not fail the job for the bad line: $(tail -1 master.log)"
+		return
+	fi
+	mkdir -p "$WORK/skip/reduce" && cd "$WORK/skip/reduce" || return
+	grep -v '^BADRECORD ' ../ref >ref
+	timeout -k 2 "$T" "$MR" run --workers 2 --task-timeout 1s --skip-bad-records 1 --param crash=reduce-exit --out . "$APPS/badrecord.so" ../bad 2>run.log ||
+		{ fail skip/reduce "mr run exited $?: $(tail -1 run.log)"; return; }
+	same skip/reduce || return
+	grep -q 'skipping bad record: key "BADRECORD"' run.log || { fail skip/reduce "no 'skipping bad record: key \"BADRECORD\"' in the log"; return; }
+	pass skip
 }
 
 # A TeraSort-style job: the engine samples the keys before the map phase
@@ -665,7 +747,7 @@ scenario_master_killed() {
 	done
 }
 
-ALL=(wc indexer split spill map_parallel reduce_parallel job_count early_exit crash worker_killed worker_stopped corrupt master_killed secret ship_app net_shuffle run run_crash bad_input poison sort)
+ALL=(wc indexer split spill map_parallel reduce_parallel job_count early_exit crash worker_killed worker_stopped corrupt master_killed secret ship_app net_shuffle run run_crash bad_input poison skip sort)
 want=("$@")
 ((${#want[@]})) || want=("${ALL[@]}")
 for s in "${want[@]}"; do

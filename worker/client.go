@@ -77,6 +77,26 @@ func (c *Client) PutOutput(ctx context.Context, args mr.PutOutputArgs) (mr.PutOu
 	return callFor[mr.PutOutputReply](ctx, c, "PutOutput", args)
 }
 
+// Mark sends a mark to the master (see mr.Mark) without waiting for the
+// reply: net/rpc's Go writes and flushes the request to the connection
+// before it returns, so once Mark returns the mark is with the kernel,
+// which delivers it even if this process then exits or is killed. The
+// master's server handles each request in a goroutine of its own, so a
+// mark never waits behind a long poll on the same connection; it waits
+// only for another request being written. Marks go on the connection the
+// worker's other calls use, which the master reads to its end before it
+// can hear of the worker's death from it. Without a connection, or when
+// the write fails, the mark is lost: the next call with a deadline
+// notices the failure and dials again.
+func (c *Client) Mark(args mr.MarkArgs) {
+	c.mu.Lock()
+	cl := c.rpc
+	c.mu.Unlock()
+	if cl != nil {
+		cl.Go(mr.ServiceName+".Mark", args, new(mr.MarkReply), make(chan *rpc.Call, 1))
+	}
+}
+
 // GetApp fetches the job's app from the master.
 func (c *Client) GetApp(ctx context.Context) (mr.GetAppReply, error) {
 	return callFor[mr.GetAppReply](ctx, c, "GetApp", mr.GetAppArgs{})

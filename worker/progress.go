@@ -27,6 +27,11 @@ type progress struct {
 
 	mu       sync.Mutex       // guards counters
 	counters map[string]int64 // app counters attributed to this attempt, cumulative
+
+	// marks, when the job skips bad records, tells the master which
+	// records app code is about to see; nil when it does not. Only the
+	// task's goroutine uses it. See skip.go.
+	marks *marker
 }
 
 // publish stores the counters which of st.

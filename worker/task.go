@@ -47,7 +47,7 @@ func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error), prog *pr
 			prog.mapping(contents, key, rep.Stats[mr.MapInputBytes])
 		}
 	}
-	for _, s := range t.Splits {
+	for si, s := range t.Splits {
 		if batched(a, s) {
 			contents = ""
 			// Typed batches, read here: the master ships only text.
@@ -75,13 +75,14 @@ func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error), prog *pr
 		}
 		// Map may keep substrings of contents; data is never written to
 		// again, so sharing its bytes is safe.
-		for _, piece := range pieces(a, s, data) {
+		for _, piece := range prog.marks.chunks(si, data, pieces(a, s, data)) {
 			if prog.stop.Load() {
 				rep.Failure = errSuperseded.Error()
 				buf.Finish(base)
 				return rep
 			}
 			contents = unsafe.String(unsafe.SliceData(piece), len(piece))
+			prog.marks.mapChunk(si, data, piece) // see skip.go
 			err := mapSplit(a, s, contents, emit)
 			// Pieces end at line ends, so their lines add up to the
 			// split's.
@@ -91,10 +92,12 @@ func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error), prog *pr
 			prog.publish(&rep.Stats, mapStats)
 			if err != nil {
 				rep.Failure = err.Error()
+				rep.Mark = prog.marks.blame()
 				buf.Finish(base)
 				return rep
 			}
 		}
+		prog.marks.leave()
 	}
 	index, bs, err := buf.Finish(base)
 	bufferStats(&rep.Stats, bs)
@@ -281,6 +284,9 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 			return rep
 		}
 		key := m.Key()
+		if prog.marks.reduceKey(key) {
+			continue // a bad record; see skip.go
+		}
 		var v string
 		if a.ReduceIter != nil {
 			v, err = callReduceIter(a, key, m.Values())
@@ -291,6 +297,7 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 		groups++
 		if err != nil {
 			rep.Failure = fmt.Sprintf("Reduce(%.80q): %v", key, err)
+			rep.Mark = prog.marks.blameKey(key)
 			return rep
 		}
 		if err := rows.Write(key, v); err != nil {
@@ -303,6 +310,7 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 			count()
 		}
 	}
+	prog.marks.leave()
 	if err := m.Err(); err != nil {
 		if rep.Corrupt = corrupt(err, t.Runs, runs, fetched, kept); rep.Corrupt == nil {
 			rep.Failure = fmt.Sprintf("read map output: %v", err)

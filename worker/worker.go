@@ -297,7 +297,7 @@ func (w *worker) run(ctx context.Context, id string, t mr.Task) error {
 	mr.SetParams(t.Params)
 	mr.SetCuts(t.Cuts)
 	off := &writtenOff{}
-	prog := &progress{}
+	prog := &progress{marks: newMarker(t.Skip, w.App, id, t.TaskRef, w.Master)}
 	stop := w.heartbeat(ctx, id, t, off, prog)
 	start := time.Now()
 	var rep mr.ReportArgs

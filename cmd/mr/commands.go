@@ -39,6 +39,7 @@ type jobFlags struct {
 	httpGrace     time.Duration
 	output        outputFlags
 	columns       string
+	skipBad       int
 	backupTasks   bool
 	fresh         bool
 }
@@ -71,6 +72,7 @@ func (j *jobFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&j.taskTimeout, "task-timeout", 10*time.Second, "give a task to another worker after its worker is silent this long")
 	fs.DurationVar(&j.workerTimeout, "worker-timeout", 0, "declare a worker dead after it is silent this long, and run the map tasks whose output it held again (default: --task-timeout)")
 	fs.IntVar(&j.maxAttempts, "max-attempts", 4, "fail the job when one task has failed this many times")
+	fs.IntVar(&j.skipBad, "skip-bad-records", 0, "leave out up to this many bad records, input lines or reduce keys that crashed two attempts, rather than fail the job; 0 = off")
 	fs.BoolVar(&j.fresh, "fresh", false, "discard the state of an unfinished job in --out (one whose master crashed or was interrupted) rather than resume it")
 	fs.BoolVar(&j.backupTasks, "backup-tasks", true, "near the end of a phase, run a second attempt of a task that is much slower than its peers; the first to finish wins")
 	j.splitSize, j.mapMemory = 64<<20, 64<<20
@@ -107,6 +109,8 @@ func (j *jobFlags) check(fs *pflag.FlagSet) error {
 		return usageError(fs, "--worker-timeout %v: must be at least 100ms", j.workerTimeout)
 	case j.maxAttempts < 1:
 		return usageError(fs, "--max-attempts %d: must be at least 1", j.maxAttempts)
+	case j.skipBad < 0:
+		return usageError(fs, "--skip-bad-records %d: must not be negative", j.skipBad)
 	case j.mapMemory < 4<<10:
 		return usageError(fs, "--map-memory %v: must be at least 4KiB", &j.mapMemory)
 	case j.mergeFactor < 2:
@@ -165,6 +169,8 @@ func (j *jobFlags) options(fs *pflag.FlagSet, files []string, params map[string]
 		MergeFactor:   j.mergeFactor,
 		Params:        params,
 		Columns:       format.SplitColumns(j.columns),
+
+		SkipBadRecords: j.skipBad,
 	}
 }
 
