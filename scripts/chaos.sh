@@ -21,8 +21,9 @@
 # full-disk and throttle need root (a mount and a cgroup); without it
 # they are left out, and the script says so.
 #
-# Usage: scripts/chaos.sh [--rounds N] [--seed S]   (or: make chaos)
+# Usage: scripts/chaos.sh [--rounds N] [--seed S] [--no-faults]   (or: make chaos)
 #   --rounds N   rounds to run (default 10)
+#   --no-faults  inject nothing: the clean runs to compare times with
 #   --seed S     the first round's seed (default: from the clock); round
 #                r uses S+r-1, so any round can be run again alone with
 #                --rounds 1 --seed S+r-1
@@ -36,6 +37,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 MR=$ROOT/bin/mr
 APPS=$ROOT/bin/apps
 ROUNDS=10
+NOFAULTS=
 SEED=$(($(date +%s) % 100000))
 T=120 # seconds a round may take
 
@@ -43,6 +45,7 @@ while (($#)); do
 	case $1 in
 	--rounds) ROUNDS=${2:-}; shift 2 ;;
 	--seed) SEED=${2:-}; shift 2 ;;
+	--no-faults) NOFAULTS=1; shift ;;
 	*) echo "chaos: unknown argument $1; usage: scripts/chaos.sh [--rounds N] [--seed S]" >&2; exit 2 ;;
 	esac
 done
@@ -137,6 +140,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		((RANDOM % 2)) && chosen+=("$f")
 	done
 	((${#chosen[@]})) || chosen=("${FAULTS[RANDOM % ${#FAULTS[@]}]}")
+	[[ -n $NOFAULTS ]] && chosen=()
 	for f in "${chosen[@]}"; do at+=($((200 + RANDOM % 2500))); done
 	THROTTLED= DISK="$d/w4"
 	for f in "${chosen[@]}"; do
@@ -216,7 +220,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		fi
 	fi
 	[[ $verdict == PASS ]] && passed=$((passed + 1)) || failed=$((failed + 1))
-	echo "chaos: round $r seed $seed $app: ${notes[*]} ${secs}s $verdict"
+	echo "chaos: round $r seed $seed $app: ${notes[*]:-no faults} ${secs}s $verdict"
 	[[ $verdict == PASS && -z ${KEEP:-} ]] && rm -rf "$d"
 done
 echo "chaos: $passed passed, $failed failed"
