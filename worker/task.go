@@ -68,6 +68,11 @@ func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error), prog *pr
 			if len(data) == 0 && len(subs) > 1 {
 				continue // a long line that started in an earlier read
 			}
+			if a.Map == nil {
+				// A streaming Map's pairs are mostly substrings of its
+				// input, which the buffer may then keep as references.
+				buf.Input(data)
+			}
 			// Map may keep substrings of contents; data is never written
 			// to again, so sharing its bytes is safe.
 			for _, piece := range pieces(a, sub, data) {
