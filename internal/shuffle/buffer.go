@@ -201,11 +201,7 @@ func (b *Buffer) Add(part int, key, value string) {
 // when it lies in the current input, else copied into the arena.
 func (b *Buffer) addSorted(part int, key, value string) {
 	e := entry{prefix: prefix(key), klen: uint32(len(key)), vlen: uint32(len(value)), part: uint32(part)}
-	if b.ents == nil {
-		// As many entries as the budget holds, at once: growing would
-		// copy them, and untouched pages cost no memory.
-		b.ents = make([]entry, 0, b.budget/entryBytes+1)
-	}
+	b.ents = grow(b.ents, 1)
 	if b.referable(key, value) {
 		e.koff, _ = within(b.segs[b.cur], key)
 		e.voff, _ = within(b.segs[b.cur], value)
@@ -213,18 +209,31 @@ func (b *Buffer) addSorted(part int, key, value string) {
 		b.ents = append(b.ents, e)
 		return
 	}
-	if b.arena == nil {
-		b.arena = make([]byte, 0, b.budget) // untouched pages cost no memory; growing would copy
-	}
 	if len(b.arena)+len(key)+len(value) > 1<<32-1 {
 		b.err = errors.New("map output buffer: over 4 GiB of pairs")
 		return
 	}
+	b.arena = grow(b.arena, len(key)+len(value))
 	e.koff = uint32(len(b.arena))
 	e.voff = e.koff + e.klen
 	b.arena = append(b.arena, key...)
 	b.arena = append(b.arena, value...)
 	b.ents = append(b.ents, e)
+}
+
+// grow returns s with room for n more elements, doubling its capacity
+// when it must grow, so that the copies add up to at most its final size
+// (append grows large slices by a quarter, copying them over and over).
+// Capacity is allocated as it is needed rather than at the budget's size
+// up front: a buffer that reuses memory the collector freed must clear
+// all of it, which then counts in the worker's RSS.
+func grow[T any](s []T, n int) []T {
+	if len(s)+n <= cap(s) {
+		return s
+	}
+	t := make([]T, len(s), max(2*cap(s), len(s)+n, 4096))
+	copy(t, s)
+	return t
 }
 
 // referable reports whether a pair lies in the current input, so that
@@ -273,7 +282,6 @@ func (b *Buffer) distinct() bool {
 func (b *Buffer) ungroup() {
 	t := &b.table
 	b.grouped = false
-	b.arena = make([]byte, 0, b.budget) // untouched pages cost no memory; growing would copy
 	b.cur = 0
 	for gi := range t.slots {
 		g := &t.slots[gi]
@@ -316,18 +324,15 @@ func (b *Buffer) value(e *entry) []byte {
 // sort orders the entries by partition, then key, then emission order:
 // a stable radix sort by partition and key prefix (see radix.go), then a
 // stable comparison sort of each run of equal prefixes that needs one.
-func (b *Buffer) sort() {
+// It returns the sorted entries, in b.ents or b.tmp.
+func (b *Buffer) sort() []entry {
 	if len(b.ents) == 0 {
-		return
+		return nil
 	}
 	if cap(b.tmp) < len(b.ents) {
-		b.tmp = make([]entry, 0, cap(b.ents)) // the two swap, so as large
+		b.tmp = make([]entry, len(b.ents))
 	}
-	sorted := radixSort(b.ents, b.tmp[:len(b.ents)])
-	if &sorted[0] != &b.ents[0] {
-		b.ents, b.tmp = sorted, b.ents
-	}
-	ents := b.ents
+	ents := radixSort(b.ents, b.tmp[:len(b.ents)])
 	for i := 0; i < len(ents); {
 		j := i + 1
 		for j < len(ents) && ents[j].part == ents[i].part && ents[j].prefix == ents[i].prefix {
@@ -343,6 +348,7 @@ func (b *Buffer) sort() {
 		}
 		i = j
 	}
+	return ents
 }
 
 // spill writes the buffer out as a spill file and empties it.
@@ -371,12 +377,11 @@ func (b *Buffer) write(path string) (file, error) {
 	if b.grouped {
 		return b.writeGrouped(path)
 	}
-	b.sort()
+	ents := b.sort()
 	out, err := create(path, b.nPart)
 	if err != nil {
 		return file{}, err
 	}
-	ents := b.ents
 	for p := range b.nPart {
 		n := 0
 		for n < len(ents) && int(ents[n].part) == p {
