@@ -7,15 +7,22 @@
 #   BENCH_CACHE    where generated inputs are kept (default ~/.cache/gomr-bench);
 #                  SIZE's inputs go to BENCH_CACHE/SIZE and are reused
 #   BENCH_TIMEOUT  seconds allowed to each measured command (default 1800)
+#   BENCH_X4       0 skips the memory check on 4x SIZE of text (default 1: run it)
+#   DUCK           where npm's @duckdb/node-api is installed (default ~/.cache/gomr-duckdb,
+#                  shared with scripts/test-columnar.sh); installed there if missing
 #
 # Word count on SIZE bytes of text (8 files): the engine with apps/wc (with
-# Combine) and apps/wclab (the lab's code, no Combine), mr seq, the ceiling
-# bench/wcceil (hand-written, in-memory, all cores) and a coreutils
-# pipeline. Sort on SIZE bytes of 100-byte records (8 files): the engine
-# with apps/sort, if it is built, and GNU sort. Each command runs once,
+# Combine) and apps/wclab (the lab's code, no Combine), the engine's wc over
+# the same text four times over (32 files through symlinks: its largest
+# worker must not grow with the input), mr seq, the ceiling bench/wcceil
+# (hand-written, in-memory, all cores), DuckDB and a coreutils pipeline.
+# Sort on SIZE bytes of 100-byte records (8 files): the engine with
+# apps/sort, if it is built, GNU sort and DuckDB. DuckDB is npm's
+# @duckdb/node-api, run by node; without node and npm, or when npm cannot
+# install it, its rows say why they were skipped. Each command runs once,
 # under GNU time, on inputs already in the page cache. Outputs are checked
-# (wc against the ceiling, sort against GNU sort); any mismatch or failure
-# makes the script exit 1 after writing the results.
+# (word counts against the ceiling, sorts against GNU sort); any mismatch
+# or failure makes the script exit 1 after writing the results.
 #
 # Results: bench/results/bench-SIZE-DATE.{md,json} and bench/results/latest.md.
 set -euo pipefail
@@ -98,6 +105,36 @@ elif [[ -f $SORT_APP ]]; then
 	SORT_STATUS=ok
 fi
 go build -o bin/wcceil ./bench/wcceil
+
+# DuckDB: install @duckdb/node-api into DUCK once, and the script that runs
+# the benchmark's SQL. DUCK_SKIP says why there is no DuckDB.
+DUCK=${DUCK:-$HOME/.cache/gomr-duckdb}
+DUCK_SKIP=
+DUCK_VERSION=
+duck_setup() {
+	command -v node >/dev/null && command -v npm >/dev/null || { DUCK_SKIP="node and npm are not installed"; return 1; }
+	if [[ ! -d $DUCK/node_modules/@duckdb/node-api ]]; then
+		log "installing @duckdb/node-api into $DUCK"
+		mkdir -p "$DUCK" || { DUCK_SKIP="cannot make $DUCK"; return 1; }
+		if ! (cd "$DUCK" && timeout 300 npm install --no-audit --no-fund --silent @duckdb/node-api >npm.log 2>&1); then
+			DUCK_SKIP="npm could not install @duckdb/node-api: $(tail -1 "$DUCK/npm.log")"
+			return 1
+		fi
+	fi
+	cat >"$DUCK/bench.mjs" <<'EOF'
+// node bench.mjs SQL...: run each SQL statement in turn in an in-memory
+// DuckDB, and print the rows of the last, tab-separated.
+import { DuckDBInstance } from '@duckdb/node-api';
+const db = await DuckDBInstance.create(':memory:');
+const c = await db.connect();
+let r;
+for (const sql of process.argv.slice(2)) r = await c.runAndReadAll(sql);
+if (r) for (const row of r.getRows()) console.log(row.map(String).join('\t'));
+EOF
+	DUCK_VERSION=$(cd "$DUCK" && timeout 60 node bench.mjs "SELECT version()" 2>/dev/null) ||
+		{ DUCK_SKIP="node could not load @duckdb/node-api"; return 1; }
+}
+duck_setup || log "no DuckDB rows: $DUCK_SKIP"
 
 # --- inputs ---
 # have_inputs DIR PATTERN BYTES: DIR holds NFILES files of BYTES bytes each.
@@ -306,17 +343,16 @@ for app in wc wclab; do
 done
 
 # 2b. Columnar output: the same word count writing Parquet, its rows read
-# back by DuckDB (installed by scripts/test-columnar.sh) when it is there.
-DUCK=${DUCK:-$HOME/.cache/gomr-duckdb}
+# back by DuckDB when it is there.
 add_row "mr run wc, Parquet output" text "bin/mr run --output-format parquet --out OUT bin/apps/wc.so TEXT"
 rm -rf "$WORK/out" && mkdir -p "$WORK/out"
 if measure /dev/null bin/mr run --output-format parquet --out "$WORK/out" bin/apps/wc.so "${TEXT[@]}"; then
 	mr_summary
-	if [[ -f $DUCK/query.mjs ]]; then
-		(cd "$DUCK" && node query.mjs "SELECT key || ' ' || value FROM read_parquet('$WORK/out/*.parquet')") | LC_ALL=C sort -S 1G >"$WORK/got"
+	if [[ -z $DUCK_SKIP ]]; then
+		(cd "$DUCK" && node bench.mjs "SELECT key || ' ' || value FROM read_parquet('$WORK/out/*.parquet')") | LC_ALL=C sort -S 1G >"$WORK/got"
 		check_same "$WORK/got" "$WORK/ceil.out" "$CEIL_OK"
 	else
-		R_CHECK[ROW]="unchecked (no DuckDB: run scripts/test-columnar.sh once)"
+		R_CHECK[ROW]="unchecked (no DuckDB: $DUCK_SKIP)"
 	fi
 fi
 rm -rf "$WORK/out" "$WORK/got"
@@ -330,6 +366,61 @@ if measure /dev/null bin/mr run --out "$WORK/out" bin/apps/wc.so "${PARQUET[@]}"
 	check_same "$WORK/got" "$WORK/ceil.out" "$CEIL_OK"
 fi
 rm -rf "$WORK/out" "$WORK/got"
+
+# 2d. The memory check: the same word count over the text four times over,
+# 32 files through symlinks. Its largest worker should be that of the
+# SIZE run: it is set by a split and the map buffer, not by the input.
+add_row "mr run wc, 4x the text" text "bin/mr run --out OUT bin/apps/wc.so TEXT TEXT TEXT TEXT (as $((4 * NFILES)) symlinks)"
+R_BYTES[ROW]=$((4 * TEXT_BYTES))
+if [[ ${BENCH_X4:-1} == 0 ]]; then
+	R_CHECK[ROW]="skipped (BENCH_X4=0)"
+else
+	mkdir -p "$WORK/x4"
+	X4=()
+	for ((c = 0; c < 4; c++)); do
+		for ((i = 0; i < NFILES; i++)); do
+			ln -s "${TEXT[i]}" "$WORK/x4/text-$c-$i.txt"
+			X4+=("$WORK/x4/text-$c-$i.txt")
+		done
+	done
+	rm -rf "$WORK/out" && mkdir -p "$WORK/out"
+	if measure /dev/null bin/mr run --out "$WORK/out" bin/apps/wc.so "${X4[@]}"; then
+		mr_summary
+		sorted_outputs "$WORK/out" >"$WORK/got"
+		# Each word once, so the lines stay in the same order with their
+		# counts multiplied.
+		awk '{ print $1, $2 * 4 }' "$WORK/ceil.out" >"$WORK/ceil4.out" 2>/dev/null || true
+		check_same "$WORK/got" "$WORK/ceil4.out" "$CEIL_OK"
+	fi
+	rm -rf "$WORK/out" "$WORK/got" "$WORK/ceil4.out" "$WORK/x4"
+fi
+
+# 2e. DuckDB, the same count in SQL: the ASCII words of each line, as
+# apps/wc's letters are on this text, grouped and counted.
+sql_list() { # the SQL list of the file names given
+	local f l=
+	for f in "$@"; do l+="${l:+,}'$f'"; done
+	echo "[$l]"
+}
+# Lines as one VARCHAR column: no quoting, and a tab, which neither kind of
+# input holds, as the delimiter.
+duck_lines() { echo "read_csv($(sql_list "$@"), columns={'line': 'VARCHAR'}, header=false, delim='\t', quote='', escape='', auto_detect=false)"; }
+# duck SQL: run SQL in DuckDB (in DUCK, spilling into WORK/ducktmp), measured.
+duck() {
+	mkdir -p "$WORK/ducktmp"
+	R_NOTE[ROW]="DuckDB $DUCK_VERSION, $NPROC threads"
+	measure /dev/null bash -c 'cd "$1" && exec node bench.mjs "SET temp_directory = '"'"'$2'"'"'" "$3"' _ "$DUCK" "$WORK/ducktmp" "$1"
+}
+add_row "DuckDB wc" text "node bench.mjs \"COPY (SELECT w || ' ' || count(*) FROM (SELECT unnest(regexp_extract_all(line, '[A-Za-z]+')) AS w FROM read_csv(TEXT, one VARCHAR column)) GROUP BY w) TO OUT\""
+if [[ -n $DUCK_SKIP ]]; then
+	R_CHECK[ROW]="skipped ($DUCK_SKIP)"
+else
+	if duck "COPY (SELECT w || ' ' || count(*) FROM (SELECT unnest(regexp_extract_all(line, '[A-Za-z]+')) AS w FROM $(duck_lines "${TEXT[@]}")) GROUP BY w) TO '$WORK/duck.out' (FORMAT csv, HEADER false, QUOTE '')"; then
+		LC_ALL=C sort -S 1G "$WORK/duck.out" >"$WORK/got"
+		check_same "$WORK/got" "$WORK/ceil.out" "$CEIL_OK"
+	fi
+	rm -rf "$WORK/duck.out" "$WORK/got" "$WORK/ducktmp"
+fi
 
 # 3. The engine's sequential reference.
 add_row "mr seq wc" text "bin/mr seq --out OUT bin/apps/wc.so TEXT"
@@ -394,6 +485,26 @@ else
 		fi
 	fi
 	rm -rf "$WORK/out" "$WORK/got"
+fi
+# DuckDB: the records as lines, ordered by their first 10 bytes, written
+# back as text.
+add_row "DuckDB sort" records "node bench.mjs \"COPY (SELECT line FROM read_csv(RECORDS, one VARCHAR column) ORDER BY left(line, 10)) TO OUT\""
+if [[ -n $DUCK_SKIP ]]; then
+	R_CHECK[ROW]="skipped ($DUCK_SKIP)"
+else
+	if duck "COPY (SELECT line FROM $(duck_lines "${RECS[@]}") ORDER BY left(line, 10)) TO '$WORK/duck.out' (FORMAT csv, HEADER false, QUOTE '', ESCAPE '')"; then
+		if [[ -z $GNU_OK ]]; then
+			R_CHECK[ROW]="unchecked (no reference)"
+			FAILED=1
+		elif cmp -s "$WORK/duck.out" "$WORK/gnusort.out"; then
+			R_CHECK[ROW]=ok
+		else
+			R_CHECK[ROW]=MISMATCH
+			FAILED=1
+			log "DuckDB sort: output differs from GNU sort's"
+		fi
+	fi
+	rm -rf "$WORK/duck.out" "$WORK/ducktmp"
 fi
 rm -f "$WORK/gnusort.out"
 

@@ -67,34 +67,47 @@ func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error), prog *pr
 			rep.Stats[mr.MapInputBytes] += s.Length
 			continue
 		}
-		data, err := read(s)
-		if err != nil {
-			rep.Failure = err.Error()
-			buf.Finish(base) // removes spills
-			return rep
-		}
-		// Map may keep substrings of contents; data is never written to
-		// again, so sharing its bytes is safe.
-		for _, piece := range prog.marks.chunks(si, data, pieces(a, s, data)) {
-			if prog.stop.Load() {
-				rep.Failure = errSuperseded.Error()
-				buf.Finish(base)
-				return rep
-			}
-			contents = unsafe.String(unsafe.SliceData(piece), len(piece))
-			prog.marks.mapChunk(si, data, piece) // see skip.go
-			err := mapSplit(a, s, contents, emit)
-			// Pieces end at line ends, so their lines add up to the
-			// split's.
-			rep.Stats[mr.MapInputBytes] += int64(len(piece))
-			rep.Stats[mr.MapInputRecords] += lines(piece)
-			bufferStats(&rep.Stats, buf.Stats())
-			prog.publish(&rep.Stats, mapStats)
+		// Skipping bad records places them by their offsets in the whole
+		// split's text, so then the split is read whole.
+		subs := labReads(a, s, t.ShipInputs || prog.marks != nil)
+		for _, sub := range subs {
+			data, err := read(sub)
 			if err != nil {
 				rep.Failure = err.Error()
-				rep.Mark = prog.marks.blame()
-				buf.Finish(base)
+				buf.Finish(base) // removes spills
 				return rep
+			}
+			if len(data) == 0 && len(subs) > 1 {
+				continue // a long line that started in an earlier read
+			}
+			if a.Map == nil {
+				// A streaming Map's pairs are mostly substrings of its
+				// input, which the buffer may then keep as references.
+				buf.Input(data)
+			}
+			// Map may keep substrings of contents; data is never written
+			// to again, so sharing its bytes is safe.
+			for _, piece := range prog.marks.chunks(si, data, pieces(a, sub, data)) {
+				if prog.stop.Load() {
+					rep.Failure = errSuperseded.Error()
+					buf.Finish(base)
+					return rep
+				}
+				contents = unsafe.String(unsafe.SliceData(piece), len(piece))
+				prog.marks.mapChunk(si, data, piece) // see skip.go
+				err := mapSplit(a, s, contents, emit)
+				// Pieces end at line ends, so their lines add up to the
+				// split's.
+				rep.Stats[mr.MapInputBytes] += int64(len(piece))
+				rep.Stats[mr.MapInputRecords] += lines(piece)
+				bufferStats(&rep.Stats, buf.Stats())
+				prog.publish(&rep.Stats, mapStats)
+				if err != nil {
+					rep.Failure = err.Error()
+					rep.Mark = prog.marks.blame()
+					buf.Finish(base)
+					return rep
+				}
 			}
 		}
 		prog.marks.leave()
@@ -133,18 +146,25 @@ func lines(data []byte) int64 {
 	return n
 }
 
-// labPiece bounds the chunk a lab-form Map sees of a file that is being
-// split anyway.
-const labPiece = 1 << 20
+// labWhole is the largest file a lab-form Map is handed whole, and
+// labPiece about the size of the pieces it gets of anything larger.
+const (
+	labWhole = 4 << 20
+	labPiece = 1 << 20
+)
 
 // pieces returns the chunks to call Map on for a split's data. A lab-form
 // Map returns every pair of its chunk at once, as a []KeyValue of about
-// five times the chunk's size that the collector must scan, so a split of
-// a large file is cut further, at line boundaries, into pieces of about
-// labPiece bytes. Whole files are never cut, so an app still sees each
-// file it was given whole; a streaming Map gets the split as it is.
+// five times the chunk's size that the collector must scan (plus the
+// []string of words a lab app builds first), so its memory grows with the
+// chunk: a whole 64 MiB file cost a worker over 700 MiB. So a lab-form Map
+// is handed a file whole only up to labWhole bytes; a larger file, or a
+// split of one, is cut at line boundaries into pieces of about labPiece
+// bytes (each piece ends at a line end; a line longer than labPiece stays
+// whole). Every piece comes with the file's real name. A streaming Map
+// gets the split as it is: a whole file up to --split-size.
 func pieces(a *app.App, s mr.Split, data []byte) [][]byte {
-	if a.Map == nil || s.Whole || len(data) <= labPiece {
+	if a.Map == nil || len(data) <= labPiece || s.Whole && len(data) <= labWhole {
 		return [][]byte{data}
 	}
 	var out [][]byte
@@ -161,6 +181,25 @@ func pieces(a *app.App, s mr.Split, data []byte) [][]byte {
 		out = append(out, data)
 	}
 	return out
+}
+
+// labReads returns the reads that make up split s for a lab-form Map,
+// whose pieces (see pieces) are all it ever holds of them. A text split
+// that pieces would cut is read a piece at a time, as sub-splits of
+// labPiece bytes whose lines add up to the split's, so the worker never
+// holds the whole split: it was the largest thing in a lab-form worker's
+// heap. Columnar splits, anything a streaming Map reads, and splits the
+// caller wants whole (read from the master, or placed by offsets in the
+// whole split, as skipping bad records does) come whole.
+func labReads(a *app.App, s mr.Split, whole bool) []mr.Split {
+	if a.Map == nil || whole || s.Format != "" || s.Length <= labPiece || s.Whole && s.Length <= labWhole {
+		return []mr.Split{s}
+	}
+	var subs []mr.Split
+	for off, end := s.Offset, s.Offset+s.Length; off < end; off += labPiece {
+		subs = append(subs, mr.Split{File: s.File, Offset: off, Length: min(labPiece, end-off)})
+	}
+	return subs
 }
 
 // partition calls the app's Partition, panicking with a clear message when

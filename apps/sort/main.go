@@ -60,16 +60,27 @@ func split(line string) (key, value string) {
 // Reduce outputs every record with the key, in input order. The engine
 // writes "key " before what Reduce returns and "\n" after it, so joining
 // the values with "\n" + key + " " puts each record on a line of its own.
+// Nearly every key has one value, which it returns as it is, without
+// building a string.
 func Reduce(key string, values iter.Seq[string]) string {
 	var b strings.Builder
-	sep := "\n" + key + " "
-	first := true
+	var one string
+	n := 0
 	for v := range values {
-		if !first {
-			b.WriteString(sep)
+		switch n++; n {
+		case 1:
+			one = v
+			continue
+		case 2:
+			b.WriteString(one)
 		}
+		b.WriteString("\n")
+		b.WriteString(key)
+		b.WriteString(" ")
 		b.WriteString(v)
-		first = false
+	}
+	if n <= 1 {
+		return one
 	}
 	return b.String()
 }

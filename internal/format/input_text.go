@@ -40,7 +40,7 @@ func (textInput) Read(s mr.Split) ([]byte, error) {
 	}
 	defer f.Close()
 	if s.Whole {
-		b, err := io.ReadAll(f)
+		b, err := readWhole(f)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", s.File, err)
 		}
@@ -63,7 +63,7 @@ func readLines(r io.ReaderAt, off, n int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	buf := make([]byte, end-start)
+	buf := alloc(int(end - start))
 	if m, err := r.ReadAt(buf, start); err != nil && !(err == io.EOF && int64(m) == end-start) {
 		return nil, err
 	}
@@ -104,4 +104,27 @@ func indexByte(b []byte, c byte) int {
 		}
 	}
 	return -1
+}
+
+// readWhole reads f to its end into one buffer of its current size, plus
+// room to notice that it ends there, growing only if it has grown.
+func readWhole(f *os.File) ([]byte, error) {
+	size := 0
+	if fi, err := f.Stat(); err == nil && fi.Size() < 1<<40 {
+		size = int(fi.Size())
+	}
+	b := alloc(size + 512)[:0]
+	for {
+		n, err := f.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // it grew since Stat
+		}
+	}
 }

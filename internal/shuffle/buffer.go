@@ -3,7 +3,6 @@ package shuffle
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -23,17 +22,26 @@ type CombineFunc = func(key string, values []string) (string, error)
 // checks whether its keys repeat enough for grouping to pay.
 const probePairs = 1 << 16
 
-// entryBytes is what one pair costs in the buffer besides its bytes.
-const entryBytes = int(unsafe.Sizeof(entry{}))
+// earlyProbePairs is when a Buffer first checks whether its keys are
+// nearly all distinct (see distinct).
+const earlyProbePairs = 1 << 12
 
-// entry locates one pair in the arena: key at arena[off:off+klen], value
-// right after it.
+// entryBytes is what one pair costs in the buffer besides its bytes: its
+// entry, and its place in the radix sort's other half.
+const entryBytes = 2 * int(unsafe.Sizeof(entry{}))
+
+// entry locates one pair in the sorting mode's segments: its key at
+// segs[seg][koff:koff+klen] and its value at segs[seg][voff:voff+vlen].
+// Segment 0 is the arena of copied pairs; the others are inputs the pairs
+// were found in (see Input).
 type entry struct {
 	prefix uint64 // first 8 key bytes, big-endian, zero-padded: most comparisons stop here
-	off    uint32
+	koff   uint32
+	voff   uint32
 	klen   uint32
 	vlen   uint32
 	part   uint32
+	seg    uint32
 }
 
 // file is a spill or output file: one run per partition, back to back;
@@ -51,8 +59,16 @@ type Buffer struct {
 	factor  int
 	base    string // spill files are base.spillN
 	combine CombineFunc
-	arena   []byte   // sorting mode: pair bytes
-	ents    []entry  // sorting mode: one per pair
+	arena   []byte  // sorting mode: the bytes of copied pairs
+	ents    []entry // sorting mode: one per pair, in emission order until sorted
+	tmp     []entry // sorting mode: the radix sort's other half
+	// segs are what entries point into: segs[0] stands for the arena
+	// (and is nil), the others are inputs given to Input, of which
+	// segs[cur] (if cur > 0) is the one pairs are taken from now. input
+	// is the latest input given, referenced or not.
+	segs    [][]byte
+	cur     int
+	input   []byte
 	table   table    // grouping mode
 	grouped bool     // pairs go to table rather than arena and ents
 	scratch []string // values handed to combine
@@ -96,6 +112,34 @@ func NewBuffer(nPart, budget, factor int, base string, combine CombineFunc) *Buf
 // final count.
 func (b *Buffer) Stats() Stats { return b.stats }
 
+// Input tells the buffer that the pairs added next may be substrings of
+// data, which no one writes to again until the task ends: in sorting mode,
+// a pair whose key and value both lie in data is kept as a reference
+// rather than copied. The buffer then holds on to data until it next
+// spills or finishes. Its bytes do not count against the budget, since the
+// caller holds them anyway; a map task's inputs are about a split's size.
+// Input(nil) ends it: later pairs are copied.
+func (b *Buffer) Input(data []byte) {
+	b.input = data
+	b.cur = 0
+	if !b.grouped && len(data) > 0 {
+		b.adopt()
+	}
+}
+
+// adopt makes the latest input a segment that the next pairs may
+// reference.
+func (b *Buffer) adopt() {
+	if len(b.segs) == 0 {
+		b.segs = append(b.segs, nil) // the arena's place
+	}
+	if len(b.segs) > 1<<31 {
+		return
+	}
+	b.segs = append(b.segs, b.input)
+	b.cur = len(b.segs) - 1
+}
+
 // used is the buffer's memory in use, as counted against the budget.
 func (b *Buffer) used() int {
 	if b.grouped {
@@ -127,14 +171,17 @@ func (b *Buffer) Add(part int, key, value string) {
 		return
 	}
 	need := len(key) + len(value)
+	if !b.grouped && b.referable(key, value) {
+		need = 0 // a reference costs its entry only
+	}
 	if !b.empty() && b.used()+need+entryBytes > b.budget {
 		if b.err = b.spill(); b.err != nil {
 			return
 		}
 	}
 	b.stats.Pairs++
-	b.stats.PairBytes += int64(need)
-	if b.grouped && b.combine == nil && b.stats.Pairs == probePairs && 2*b.table.used > probePairs {
+	b.stats.PairBytes += int64(len(key) + len(value))
+	if b.grouped && b.combine == nil && b.distinct() {
 		// Mostly distinct keys, as in a sort: grouping buys nothing and
 		// costs more per pair than sorting. Switch for the rest of the
 		// task.
@@ -150,28 +197,92 @@ func (b *Buffer) Add(part int, key, value string) {
 	b.addSorted(part, key, value)
 }
 
-// addSorted copies a pair into the sorting arena.
+// addSorted adds a pair to the sorting mode's entries: as a reference
+// when it lies in the current input, else copied into the arena.
 func (b *Buffer) addSorted(part int, key, value string) {
-	if b.arena == nil {
-		b.arena = make([]byte, 0, b.budget) // untouched pages cost no memory; growing would copy
+	e := entry{prefix: prefix(key), klen: uint32(len(key)), vlen: uint32(len(value)), part: uint32(part)}
+	b.ents = grow(b.ents, 1)
+	if b.referable(key, value) {
+		e.koff, _ = within(b.segs[b.cur], key)
+		e.voff, _ = within(b.segs[b.cur], value)
+		e.seg = uint32(b.cur)
+		b.ents = append(b.ents, e)
+		return
 	}
 	if len(b.arena)+len(key)+len(value) > 1<<32-1 {
 		b.err = errors.New("map output buffer: over 4 GiB of pairs")
 		return
 	}
-	off := len(b.arena)
+	b.arena = grow(b.arena, len(key)+len(value))
+	e.koff = uint32(len(b.arena))
+	e.voff = e.koff + e.klen
 	b.arena = append(b.arena, key...)
 	b.arena = append(b.arena, value...)
-	b.ents = append(b.ents, entry{prefix: prefix(key), off: uint32(off), klen: uint32(len(key)), vlen: uint32(len(value)), part: uint32(part)})
+	b.ents = append(b.ents, e)
+}
+
+// grow returns s with room for n more elements, doubling its capacity
+// when it must grow, so that the copies add up to at most its final size
+// (append grows large slices by a quarter, copying them over and over).
+// Capacity is allocated as it is needed rather than at the budget's size
+// up front: a buffer that reuses memory the collector freed must clear
+// all of it, which then counts in the worker's RSS.
+func grow[T any](s []T, n int) []T {
+	if len(s)+n <= cap(s) {
+		return s
+	}
+	t := make([]T, len(s), max(2*cap(s), len(s)+n, 4096))
+	copy(t, s)
+	return t
+}
+
+// referable reports whether a pair lies in the current input, so that
+// addSorted may keep a reference to it.
+func (b *Buffer) referable(key, value string) bool {
+	if b.cur == 0 {
+		return false
+	}
+	_, k := within(b.segs[b.cur], key)
+	_, v := within(b.segs[b.cur], value)
+	return k && v
+}
+
+// within returns where s starts in data, if all of s lies in data. An
+// empty s lies anywhere. data is at most 4 GiB long (the caller's split).
+func within(data []byte, s string) (uint32, bool) {
+	if len(s) == 0 {
+		return 0, true
+	}
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(data)))
+	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	if p < base || p-base+uintptr(len(s)) > uintptr(len(data)) || p-base > 1<<32-1 {
+		return 0, false
+	}
+	return uint32(p - base), true
+}
+
+// distinct reports whether the keys so far look distinct enough to stop
+// grouping: more than half of the first probePairs pairs, or nearly all
+// of the first earlyProbePairs, as in a sort, which then skips most of
+// the grouping it would have done for nothing. Text, whose words repeat
+// from the start, never comes near the early threshold.
+func (b *Buffer) distinct() bool {
+	switch b.stats.Pairs {
+	case earlyProbePairs:
+		return 64*b.table.used > 63*earlyProbePairs
+	case probePairs:
+		return 2*b.table.used > probePairs
+	}
+	return false
 }
 
 // ungroup moves the grouped pairs into the sorting arena and switches the
-// buffer to sorting. A key's values are moved in emission order, so their
-// arena offsets, the sort's tie-break, keep that order.
+// buffer to sorting. A key's values are moved in emission order, which the
+// stable sort keeps.
 func (b *Buffer) ungroup() {
 	t := &b.table
 	b.grouped = false
-	b.arena = make([]byte, 0, b.budget) // untouched pages cost no memory; growing would copy
+	b.cur = 0
 	for gi := range t.slots {
 		g := &t.slots[gi]
 		if g.tag == 0 {
@@ -185,6 +296,9 @@ func (b *Buffer) ungroup() {
 		})
 	}
 	b.table = table{}
+	if len(b.input) > 0 {
+		b.adopt()
+	}
 }
 
 func prefix(key string) uint64 {
@@ -193,30 +307,48 @@ func prefix(key string) uint64 {
 	return binary.BigEndian.Uint64(p[:])
 }
 
-func (b *Buffer) key(e *entry) []byte   { return b.arena[e.off : e.off+e.klen] }
-func (b *Buffer) value(e *entry) []byte { return b.arena[e.off+e.klen : e.off+e.klen+e.vlen] }
+func (b *Buffer) key(e *entry) []byte {
+	if e.seg == 0 {
+		return b.arena[e.koff : e.koff+e.klen]
+	}
+	return b.segs[e.seg][e.koff : e.koff+e.klen]
+}
 
-// sort orders the entries by partition, then key, then emission order,
-// which is arena order.
-func (b *Buffer) sort() {
-	slices.SortFunc(b.ents, func(x, y entry) int {
-		if x.part != y.part {
-			return cmp.Compare(x.part, y.part)
+func (b *Buffer) value(e *entry) []byte {
+	if e.seg == 0 {
+		return b.arena[e.voff : e.voff+e.vlen]
+	}
+	return b.segs[e.seg][e.voff : e.voff+e.vlen]
+}
+
+// sort orders the entries by partition, then key, then emission order:
+// a stable radix sort by partition and key prefix (see radix.go), then a
+// stable comparison sort of each run of equal prefixes that needs one.
+// It returns the sorted entries, in b.ents or b.tmp.
+func (b *Buffer) sort() []entry {
+	if len(b.ents) == 0 {
+		return nil
+	}
+	if cap(b.tmp) < len(b.ents) {
+		b.tmp = make([]entry, len(b.ents))
+	}
+	ents := radixSort(b.ents, b.tmp[:len(b.ents)])
+	for i := 0; i < len(ents); {
+		j := i + 1
+		for j < len(ents) && ents[j].part == ents[i].part && ents[j].prefix == ents[i].prefix {
+			j++
 		}
-		if x.prefix != y.prefix {
-			return cmp.Compare(x.prefix, y.prefix)
-		}
-		// Equal prefixes: keys of at most 8 bytes differ only in length
-		// (zero padding), longer ones need a full comparison.
-		if x.klen <= 8 && y.klen <= 8 {
-			if x.klen != y.klen {
-				return cmp.Compare(x.klen, y.klen)
+		if run := ents[i:j]; len(run) > 1 {
+			cmpKeys := func(x, y entry) int { return bytes.Compare(b.key(&x), b.key(&y)) }
+			if !slices.IsSortedFunc(run, cmpKeys) {
+				// Equal prefixes: keys of at most 8 bytes differ only in
+				// length (zero padding), longer ones in their other bytes.
+				slices.SortStableFunc(run, cmpKeys)
 			}
-		} else if c := bytes.Compare(b.key(&x), b.key(&y)); c != 0 {
-			return c
 		}
-		return cmp.Compare(x.off, y.off)
-	})
+		i = j
+	}
+	return ents
 }
 
 // spill writes the buffer out as a spill file and empties it.
@@ -232,6 +364,10 @@ func (b *Buffer) spill() error {
 	b.stats.SpillRecords += f.records
 	b.stats.SpillBytes += f.index[b.nPart]
 	b.arena, b.ents = b.arena[:0], b.ents[:0]
+	b.segs, b.cur = b.segs[:0], 0
+	if !b.grouped && len(b.input) > 0 {
+		b.adopt() // Map may go on taking pairs from it
+	}
 	b.table.reset(b.budget)
 	return nil
 }
@@ -241,12 +377,11 @@ func (b *Buffer) write(path string) (file, error) {
 	if b.grouped {
 		return b.writeGrouped(path)
 	}
-	b.sort()
+	ents := b.sort()
 	out, err := create(path, b.nPart)
 	if err != nil {
 		return file{}, err
 	}
-	ents := b.ents
 	for p := range b.nPart {
 		n := 0
 		for n < len(ents) && int(ents[n].part) == p {
@@ -296,7 +431,8 @@ func (b *Buffer) Finish(path string) ([]int64, Stats, error) {
 				return nil, b.stats, err
 			}
 		}
-		b.arena, b.ents, b.table = nil, nil, table{} // free the buffer before merging
+		b.arena, b.ents, b.tmp, b.table = nil, nil, nil, table{} // free the buffer before merging
+		b.segs, b.input, b.cur = nil, nil, 0
 		// Merge in passes of at most factor files, oldest first, so that
 		// values stay in emission order.
 		for len(b.spills) > b.factor {
