@@ -60,7 +60,12 @@ func startNetMaster(t *testing.T, files []string, logs *logBuf) *cluster {
 		Inputs: files, NReduce: 4, Listen: "127.0.0.1:0",
 		ShipInputs: true, CollectOutput: true, Secret: testSecret,
 		TaskTimeout: 2 * time.Second, WorkerTimeout: 500 * time.Millisecond,
-		Logf: logs.logf,
+		// These tests follow a reduce that cannot fetch, or whose map
+		// output died, to the map tasks run again; a backup of that
+		// reduce on the worker that holds the output would fetch nothing
+		// and end the story early.
+		NoBackups: true,
+		Logf:      logs.logf,
 	})
 }
 
