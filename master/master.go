@@ -416,8 +416,13 @@ func listen(addr string) (net.Listener, error) {
 // pollWait is how long GetTask holds an idle worker.
 func (m *Master) pollWait() time.Duration { return min(maxPollWait, m.opt.WorkerTimeout/4) }
 
-// heartbeat is how often a busy worker must show it is alive.
-func (m *Master) heartbeat() time.Duration { return min(m.opt.TaskTimeout, m.opt.WorkerTimeout) / 4 }
+// heartbeat is how often a busy worker must show it is alive. It is also
+// how soon the loser of a backup race hears that it lost, and so how long
+// a finished job may wait for that worker to be told "exit": hence at most
+// a second, whatever the timeouts.
+func (m *Master) heartbeat() time.Duration {
+	return min(time.Second, min(m.opt.TaskTimeout, m.opt.WorkerTimeout)/4)
+}
 
 // Addr is the address workers should dial.
 func (m *Master) Addr() string { return m.addr }
