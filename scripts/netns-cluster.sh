@@ -39,6 +39,8 @@
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+NAME=netns-cluster
+source "$ROOT/scripts/lib/netns.sh"
 MR=$ROOT/bin/mr
 APPS=$ROOT/bin/apps
 T=${T:-120}
@@ -78,20 +80,6 @@ for h in "${HOSTS[@]}"; do NSES+=("$ID-h$h"); done
 
 WORK=
 PIDS=()
-
-# killns NS: SIGKILL every process in NS, and wait (up to 5 s) until none is
-# left.
-killns() {
-	local i pids
-	for ((i = 0; i < 100; i++)); do
-		pids=$(ip netns pids "$1" 2>/dev/null)
-		[[ -z $pids ]] && return 0
-		kill -9 $pids 2>/dev/null
-		sleep 0.05
-	done
-	echo "netns-cluster: processes left in $1: $pids" >&2
-	return 1
-}
 
 cleanup() {
 	local ns
@@ -134,30 +122,12 @@ unshare --mount true 2>/dev/null || skip "unshare --mount fails here"
 # net_up: the bridge, and one namespace per host with a veth to the bridge:
 # eth0 in the host, vm (master) or vN (worker N) in the bridge's namespace.
 net_up() {
-	ip -n "$BR" link set lo up &&
-		ip -n "$BR" link add br0 type bridge &&
-		ip -n "$BR" link set br0 up || return 1
+	bridge_up "$BR" || return 1
 	local h ns addr
 	for h in m "${HOSTS[@]}"; do
 		ns=$ID-h$h addr=$SUBNET.1$h
 		[[ $h == m ]] && ns=$ID-m addr=$SUBNET.1
-		ip netns add "$ns" &&
-			ip -n "$ns" link set lo up &&
-			ip link add eth0 netns "$ns" type veth peer name "v$h" netns "$BR" &&
-			ip -n "$BR" link set "v$h" master br0 up &&
-			ip -n "$ns" addr add "$addr/24" dev eth0 &&
-			ip -n "$ns" link set eth0 up || return 1
-	done
-}
-
-# until_ok SECONDS CMD...: poll CMD every 50 ms until it succeeds; false if
-# it has not within SECONDS.
-until_ok() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		((SECONDS < deadline)) || return 1
-		sleep 0.05
+		host_up "$BR" "$ns" "$addr" "v$h" || return 1
 	done
 }
 

@@ -51,6 +51,8 @@
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+NAME=test-slurm
+source "$ROOT/scripts/lib/netns.sh"
 MR=$ROOT/bin/mr
 APPS=$ROOT/bin/apps
 JOB=$ROOT/scripts/slurm-job.sh
@@ -98,20 +100,6 @@ for n in "${NODES[@]}"; do NSES+=("$ID-n$n"); done
 WORK=
 PIDS=()
 
-# killns NS: SIGKILL every process in NS, and wait (up to 5 s) until none is
-# left.
-killns() {
-	local i pids
-	for ((i = 0; i < 100; i++)); do
-		pids=$(ip netns pids "$1" 2>/dev/null)
-		[[ -z $pids ]] && return 0
-		kill -9 $pids 2>/dev/null
-		sleep 0.05
-	done
-	echo "test-slurm: processes left in $1: $pids" >&2
-	return 1
-}
-
 cleanup() {
 	local ns p
 	disown -a
@@ -148,33 +136,15 @@ done
 
 ip netns add "$BR" 2>/dev/null || skip "ip netns add fails here: $(ip netns add "$BR" 2>&1)"
 
-# until_ok SECONDS CMD...: poll CMD every 100 ms until it succeeds; false if
-# it has not within SECONDS.
-until_ok() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		((SECONDS < deadline)) || return 1
-		sleep 0.1
-	done
-}
-
 # net_up: the bridge, and a namespace per host with a veth to it: eth0 in
 # the host, vc (controller) or vN (node N) in the bridge's namespace.
 net_up() {
-	ip -n "$BR" link set lo up &&
-		ip -n "$BR" link add br0 type bridge &&
-		ip -n "$BR" link set br0 up || return 1
+	bridge_up "$BR" || return 1
 	local h ns addr
 	for h in c "${NODES[@]}"; do
 		ns=$ID-n$h addr=$SUBNET.1$h
 		[[ $h == c ]] && ns=$CTL addr=$SUBNET.1
-		ip netns add "$ns" &&
-			ip -n "$ns" link set lo up &&
-			ip link add eth0 netns "$ns" type veth peer name "v$h" netns "$BR" &&
-			ip -n "$BR" link set "v$h" master br0 up &&
-			ip -n "$ns" addr add "$addr/24" dev eth0 &&
-			ip -n "$ns" link set eth0 up || return 1
+		host_up "$BR" "$ns" "$addr" "v$h" || return 1
 	done
 }
 
