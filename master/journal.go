@@ -45,7 +45,6 @@ type record struct {
 	Sample *sampleRecord `json:"sample,omitempty"`
 	Map    *taskRecord   `json:"map,omitempty"`
 	Reduce *taskRecord   `json:"reduce,omitempty"`
-	Redo   *int          `json:"redo,omitempty"` // a map task whose output was lost
 }
 
 // journalSpec is what must not change for a job to resume: the inputs as
@@ -225,8 +224,6 @@ func readJournal(path string) (*resume, error) {
 			r.maps[rec.Map.ID] = *rec.Map
 		case rec.Reduce != nil:
 			r.reduces[rec.Reduce.ID] = *rec.Reduce
-		case rec.Redo != nil:
-			delete(r.maps, *rec.Redo)
 		}
 		first = false
 	}
