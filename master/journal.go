@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"gomr.dev/internal/scratch"
+	"gomr.dev/internal/shuffle"
 	"gomr.dev/mr"
 )
 
@@ -24,7 +25,7 @@ import (
 // appends a line of JSON to OUT/.mr-ID/journal, and fsyncs it, for every
 // decision it would hate to lose: first the job's spec, then each time it
 // (re)starts, its epoch; the sample's cut points; each committed map task
-// (where its output is, and its partition index); and each reduce task
+// (where its output is, and which attempt wrote it); and each reduce task
 // whose output it has moved into place. A master started again on the
 // same --out finds the journal, checks that the inputs and the flags that
 // shape the output are unchanged, and takes up the job where the journal
@@ -72,8 +73,9 @@ type sampleRecord struct {
 // taskRecord is a committed map or reduce task.
 type taskRecord struct {
 	ID       int              `json:"id"`
-	Output   string           `json:"output,omitempty"` // map: the file; reduce: unused
-	Index    []int64          `json:"index,omitempty"`
+	Output   string           `json:"output,omitempty"`  // map: the file; reduce: unused
+	Attempt  int              `json:"attempt,omitempty"` // map: the attempt that wrote Output, which names it
+	Epoch    int              `json:"epoch,omitempty"`
 	Addr     string           `json:"addr,omitempty"`
 	Owner    string           `json:"owner,omitempty"`
 	Stats    map[string]int64 `json:"stats,omitempty"` // the committed attempt's, for the job's totals
@@ -145,10 +147,17 @@ func (a journalSpec) differs(b journalSpec) string {
 	return strings.Join(what, "; ")
 }
 
-// journal appends records to the job's journal file.
+// journal appends records to the job's journal file. Appends that
+// arrive while another waits for the disk share the next fsync (a group
+// commit), so that a master committing thousands of map tasks a second
+// is not held to one fsync each.
 type journal struct {
-	mu sync.Mutex // guards f, and orders appends
-	f  *os.File
+	mu      sync.Mutex // guards f and written, and orders writes
+	f       *os.File
+	written int // lines written
+
+	syncMu sync.Mutex // held while syncing; guards synced
+	synced int        // lines known to be on the disk
 }
 
 // openJournal opens dir's journal for appending, creating it if need be.
@@ -167,14 +176,30 @@ func (j *journal) append(r record) error {
 		return err
 	}
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	if j.f == nil {
+		j.mu.Unlock()
 		return errors.New("journal closed")
 	}
-	if _, err := j.f.Write(append(line, '\n')); err != nil {
+	_, err = j.f.Write(append(line, '\n'))
+	j.written++
+	mine, f := j.written, j.f
+	j.mu.Unlock()
+	if err != nil {
 		return err
 	}
-	return j.f.Sync()
+	j.syncMu.Lock()
+	defer j.syncMu.Unlock()
+	if j.synced >= mine {
+		return nil // an fsync that began after this write has finished
+	}
+	j.mu.Lock()
+	upTo := j.written
+	j.mu.Unlock()
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	j.synced = upTo
+	return nil
 }
 
 func (j *journal) close() {
@@ -289,14 +314,15 @@ func (s *Scheduler) Restore(r *resume, keep func(taskRecord) bool, done func(id 
 	}
 	for _, id := range ids(r.maps) {
 		rec := r.maps[id]
-		if id < 0 || id >= len(s.maps) || !validIndex(rec.Index, len(s.reduces)) || !keep(rec) {
+		if id < 0 || id >= len(s.maps) || rec.Attempt < 1 || !keep(rec) {
 			continue
 		}
 		if r.sample == nil && s.sample.mode == samplingUndecided {
 			s.sample.mode = samplingOff // maps committed without cut points
 		}
 		t := &s.maps[id]
-		t.output, t.index, t.addr, t.owner = rec.Output, rec.Index, rec.Addr, rec.Owner
+		t.output, t.addr, t.owner = rec.Output, rec.Addr, rec.Owner
+		t.wrote = mr.TaskRef{Kind: mr.MapTask, ID: id, Attempt: rec.Attempt, Epoch: rec.Epoch}
 		if rec.Addr != "" {
 			s.workers[rec.Owner] = now
 			if s.info[rec.Owner] == nil {
@@ -306,6 +332,16 @@ func (s *Scheduler) Restore(r *resume, keep func(taskRecord) bool, done func(id 
 		restore(t, rec, rec.Owner)
 		s.mapsLeft--
 		maps++
+	}
+	s.fresh = s.fresh[:0]
+	for id := range s.maps {
+		switch n := len(s.fresh); {
+		case s.maps[id].state != taskIdle:
+		case n > 0 && s.fresh[n-1].end == id:
+			s.fresh[n-1].end++
+		default:
+			s.fresh = append(s.fresh, span{id, id + 1})
+		}
 	}
 	if s.mapsLeft > 0 {
 		return maps, 0 // reduces read every map's output: none can have committed
@@ -407,8 +443,7 @@ func (m *Master) resume(r *resume) {
 		if rec.Addr != "" {
 			return true // on a worker: a reduce that cannot fetch it has the map run again
 		}
-		fi, err := os.Stat(rec.Output)
-		return err == nil && filepath.Dir(rec.Output) == m.jobDir && fi.Size() >= rec.Index[len(rec.Index)-1]
+		return filepath.Dir(rec.Output) == m.jobDir && shuffle.CheckIndex(rec.Output, m.opt.NReduce) == nil
 	}
 	done := func(id int) bool {
 		_, err := os.Stat(filepath.Join(m.outDir, fmt.Sprintf("mr-out-%d%s", id, m.ext)))

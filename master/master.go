@@ -315,7 +315,9 @@ func New(opt Options) (*Master, error) {
 	}
 	for _, t := range tasks {
 		for _, sp := range t {
-			m.splits[sp] = true
+			if opt.ShipInputs {
+				m.splits[sp] = true
+			}
 		}
 	}
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
@@ -801,7 +803,7 @@ func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 	} else {
 		outcome = m.sched.Complete(args, time.Now())
 	}
-	if outcome != Ignored {
+	if m.wakes(outcome, args.Task.Kind) {
 		m.broadcast()
 	}
 	events := m.sched.Events()
@@ -814,7 +816,7 @@ func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 		m.record(record{Sample: sample})
 	}
 	if outcome == Accepted && args.Task.Kind == mr.MapTask {
-		m.record(record{Map: &taskRecord{ID: args.Task.ID, Output: args.Output, Index: args.Index, Addr: args.Addr,
+		m.record(record{Map: &taskRecord{ID: args.Task.ID, Output: args.Output, Attempt: args.Task.Attempt, Epoch: args.Task.Epoch, Addr: args.Addr,
 			Owner: args.Worker, Stats: statsRecord(args.Stats), Counters: args.Counters}})
 	}
 	for _, e := range events {
@@ -849,14 +851,37 @@ func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 			m.record(record{Reduce: &taskRecord{ID: args.Task.ID, Stats: statsRecord(args.Stats), Counters: args.Counters}})
 		}
 		m.mu.Lock()
-		if m.sched.Committed(args.Task.ID, err, time.Now()) == Retrying {
+		if o := m.sched.Committed(args.Task.ID, err, time.Now()); o == Retrying {
 			m.opt.Logf("reduce task %d: %v; will retry", args.Task.ID, err)
+			m.broadcast()
+		} else if m.sched.Over() {
+			m.broadcast()
 		}
-		m.broadcast()
 		m.mu.Unlock()
 		reply.Accepted = err == nil
 	}
 	return nil
+}
+
+// wakes reports whether a report with outcome may have given waiting
+// workers something to do, so that they must be woken. A map task that
+// commits while others are still to commit does not, nor does a reduce
+// task, which first commits (see Committed): at the end of a phase of a
+// big job thousands of workers wait, and waking them all for every commit
+// costs more than the commits. They ask again within a poll anyway. The
+// caller holds m.mu.
+func (m *Master) wakes(o Outcome, kind mr.TaskKind) bool {
+	switch {
+	case o == Ignored:
+		return false
+	case o != Accepted || m.sched.Over():
+		return true
+	case kind == mr.MapTask:
+		return m.sched.mapsLeft == 0
+	case kind == mr.ReduceTask:
+		return false
+	}
+	return true
 }
 
 // where says where a segment lies, for the log.
