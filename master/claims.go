@@ -8,7 +8,7 @@ import (
 // asks for a map task takes the next one of its claim; once its claim is
 // used up it claims a new run from the ids never started, of a size that
 // shrinks as they run out (guided self-scheduling: what is left over
-// twice the live workers, down to minClaim); once none are left, it takes the back half of
+// twice the live workers); once none are left, it takes the back half of
 // the largest claim another worker has not yet started. So each worker
 // ends up holding a few runs of consecutive map outputs, whatever the
 // number of tasks, and a reduce task learns where every map output is as
@@ -19,12 +19,10 @@ import (
 // Tasks that run again (lost, failed, or whose output was lost) go
 // through mapQueue, after the ids never started and before stealing.
 
-// minClaim is the shortest claim of more than one map task. Below it,
-// tasks go out one at a time, in id order, as if there were no claims: a
-// small job's tasks run in order, and a big job's last few thousand
-// tasks add one range each to the locations, which stay well under a
-// megabyte even so.
-const minClaim = 4
+// claimFrom is the fewest map tasks a job must have for claims of more
+// than one: a smaller job's locations are small anyway, and its tasks go
+// out one at a time, in id order, which is easier to follow.
+const claimFrom = 64
 
 // span is map task ids [next, end).
 type span struct{ next, end int }
@@ -61,9 +59,9 @@ func (s *Scheduler) newClaim(worker string) bool {
 	for _, f := range s.fresh {
 		left += f.len()
 	}
-	n := left / (2 * max(1, len(s.workers)))
-	if n < minClaim {
-		n = 1 // too few left for runs to matter: hand them out in order
+	n := max(1, left/(2*max(1, len(s.workers))))
+	if len(s.maps) < claimFrom {
+		n = 1 // too few for runs to matter: hand them out in order
 	}
 	f := &s.fresh[0]
 	n = min(n, f.len())

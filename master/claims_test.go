@@ -39,8 +39,8 @@ func TestClaimsKeepEachWorkersMapsTogether(t *testing.T) {
 			t.Fatalf("map %d located at %s; it ran on %s", id, seg.Addr, ran[id])
 		}
 	}
-	// Guided claims: about 2·workers·ln(maps/(2·minClaim·workers)) runs,
-	// then the last few hundred one at a time.
+	// Guided claims: about 2·workers·ln(maps/(2·workers)) runs, then the
+	// last 2·workers one at a time.
 	if len(srcs) != workers || ranges > maps/20 {
 		t.Fatalf("%d sources, %d ranges for %d map tasks; want %d sources and few ranges", len(srcs), ranges, maps, workers)
 	}

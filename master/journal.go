@@ -147,16 +147,17 @@ func (a journalSpec) differs(b journalSpec) string {
 	return strings.Join(what, "; ")
 }
 
-// journal appends records to the job's journal file. Appends that
-// arrive while another waits for the disk share the next fsync (a group
-// commit), so that a master committing thousands of map tasks a second
-// is not held to one fsync each.
+// journal appends records to the job's journal file. Records that
+// arrive while another append is at the disk wait and go with the next
+// write and fsync (a group commit), so that a master committing thousands
+// of map tasks a second pays for a few writes, not one each.
 type journal struct {
-	mu      sync.Mutex // guards f and written, and orders writes
+	mu      sync.Mutex // guards f, pending and queued
 	f       *os.File
-	written int // lines written
+	pending []byte // lines not yet written
+	queued  int    // lines appended in all
 
-	syncMu sync.Mutex // held while syncing; guards synced
+	syncMu sync.Mutex // held while writing and syncing; guards synced
 	synced int        // lines known to be on the disk
 }
 
@@ -169,7 +170,7 @@ func openJournal(dir string) (*journal, error) {
 	return &journal{f: f}, nil
 }
 
-// append writes r as one line and waits for it to reach the disk.
+// append adds r as one line and waits for it to reach the disk.
 func (j *journal) append(r record) error {
 	line, err := json.Marshal(r)
 	if err != nil {
@@ -180,21 +181,26 @@ func (j *journal) append(r record) error {
 		j.mu.Unlock()
 		return errors.New("journal closed")
 	}
-	_, err = j.f.Write(append(line, '\n'))
-	j.written++
-	mine, f := j.written, j.f
+	j.pending = append(append(j.pending, line...), '\n')
+	j.queued++
+	mine := j.queued
 	j.mu.Unlock()
-	if err != nil {
-		return err
-	}
+
 	j.syncMu.Lock()
 	defer j.syncMu.Unlock()
 	if j.synced >= mine {
-		return nil // an fsync that began after this write has finished
+		return nil // a write and fsync that began after this append have finished
 	}
 	j.mu.Lock()
-	upTo := j.written
+	batch, upTo, f := j.pending, j.queued, j.f
+	j.pending = nil
 	j.mu.Unlock()
+	if f == nil {
+		return errors.New("journal closed")
+	}
+	if _, err := f.Write(batch); err != nil {
+		return err
+	}
 	if err := f.Sync(); err != nil {
 		return err
 	}

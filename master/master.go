@@ -1,6 +1,8 @@
 package master
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -476,34 +478,78 @@ func (m *Master) Run(ctx context.Context) error {
 // succeeded. interrupted, when set, says why the job stopped before its
 // end.
 func (m *Master) summarise(interrupted string) error {
-	js := m.Snapshot(Query{Limit: -1, Workers: -1, History: true})
+	js := m.Snapshot(Query{Limit: summaryPage, Workers: -1, History: true})
 	if interrupted != "" {
 		js.State, js.Failure = "interrupted", interrupted
 	}
-	data, err := json.MarshalIndent(js, "", "\t")
+	err := writeFile(filepath.Join(m.outDir, SummaryFile), func(w io.Writer) error { return m.writeSummary(w, js) })
 	if err != nil {
 		return fmt.Errorf("could not write %s: %w", SummaryFile, err)
 	}
-	if err := writeFile(filepath.Join(m.outDir, SummaryFile), append(data, '\n')); err != nil {
-		return fmt.Errorf("could not write %s: %w", SummaryFile, err)
-	}
 	if js.State == "succeeded" {
-		if err := writeFile(filepath.Join(m.outDir, SuccessFile), nil); err != nil {
+		if err := writeFile(filepath.Join(m.outDir, SuccessFile), func(io.Writer) error { return nil }); err != nil {
 			return fmt.Errorf("could not write %s: %w", SuccessFile, err)
 		}
 	}
 	return nil
 }
 
-// writeFile writes data to path durably, through a temporary file and a
-// rename, so a reader never sees part of it.
-func writeFile(path string, data []byte) error {
+// summaryPage is how many tasks the summary encodes at a time.
+var summaryPage = 10000
+
+// writeSummary writes js as indented JSON with every task of the job in
+// its task page, js holding the first summaryPage of them. The rest are
+// read and encoded a page at a time, so that the summary of a job of a
+// million tasks, some hundreds of megabytes of JSON, is never all in
+// memory at once.
+func (m *Master) writeSummary(w io.Writer, js JobStatus) error {
+	tasks := js.Tasks.Tasks
+	js.Tasks.Tasks = []TaskStatus{}
+	js.Tasks.Limit = -1
+	head, err := json.MarshalIndent(js, "", "\t")
+	if err != nil {
+		return err
+	}
+	// The task page's list is the one empty list named "tasks"; strings
+	// cannot hold the marker, since their quotes are escaped.
+	const marker = `"tasks": []`
+	at := bytes.Index(head, []byte(marker))
+	if at < 0 || len(tasks) == 0 {
+		_, err := w.Write(append(head, '\n'))
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	bw.Write(head[:at+len(marker)-1])
+	for off, sep := 0, ""; len(tasks) > 0; {
+		for _, t := range tasks {
+			b, err := json.MarshalIndent(t, "\t\t\t", "\t")
+			if err != nil {
+				return err
+			}
+			bw.WriteString(sep + "\n\t\t\t")
+			bw.Write(b)
+			sep = ","
+		}
+		if off += len(tasks); off >= js.Tasks.Total {
+			break
+		}
+		tasks = m.Snapshot(Query{Offset: off, Limit: summaryPage, Workers: 1, History: true}).Tasks.Tasks
+	}
+	bw.WriteString("\n\t\t]")
+	bw.Write(head[at+len(marker):])
+	bw.WriteByte('\n')
+	return bw.Flush()
+}
+
+// writeFile writes what write writes to path, durably, through a
+// temporary file and a rename, so a reader never sees part of it.
+func writeFile(path string, write func(io.Writer) error) error {
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
+	err = write(f)
 	if serr := f.Sync(); err == nil {
 		err = serr
 	}

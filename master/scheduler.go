@@ -89,6 +89,17 @@ func (t *task) holds(seg mr.Segment) bool {
 	return t.output != "" && filepath.Base(t.output) == filepath.Base(seg.Path) && t.addr == seg.Addr
 }
 
+// intern returns the one copy of name the scheduler keeps: each RPC
+// decodes a worker's name afresh, and a job of 200,000 tasks would
+// otherwise hold as many copies of a few thousand names.
+func (s *Scheduler) intern(name string) string {
+	if n, ok := s.names[name]; ok {
+		return n
+	}
+	s.names[name] = name
+	return name
+}
+
 // running reports whether any attempt is still in flight.
 func (t *task) running() bool {
 	for _, a := range t.attempts {
@@ -161,6 +172,7 @@ type Scheduler struct {
 	sizes    []int64                // bytes of input of each map task
 	took     [4]durations           // how long each committed task took, by mr.TaskKind; see backup.go
 	recheck  [4]time.Time           // when backup may next look for stragglers, by mr.TaskKind
+	names    map[string]string      // one copy of each worker's name and address; see intern
 	ended    time.Time              // when the job ended; zero while it runs
 	skipped  []SkippedRecord        // the bad records left out, in the order decided (skip.go)
 }
@@ -207,6 +219,7 @@ func NewScheduler(cfg Config) *Scheduler {
 		info:        make(map[string]*workerInfo),
 		sizes:       make([]int64, len(cfg.Tasks)),
 		claims:      make(map[string]*span),
+		names:       make(map[string]string),
 		fresh:       []span{{0, len(cfg.Tasks)}},
 	}
 	for i := range s.maps {
@@ -348,14 +361,21 @@ func (s *Scheduler) popReduce(worker string) (int, bool) {
 	for n, id := range s.reduceQueue {
 		t := &s.reduces[id]
 		if t.state == taskIdle && len(t.attempts) > 0 && t.attempts[len(t.attempts)-1].worker == worker && t.avoid != worker {
-			s.reduceQueue = append(s.reduceQueue[:n:n], s.reduceQueue[n+1:]...)
+			s.reduceQueue = slices.Delete(s.reduceQueue, n, n+1)
 			return id, true
 		}
 	}
 	if len(s.workers) > 1 {
 		for n, id := range s.reduceQueue {
-			if t := &s.reduces[id]; t.state == taskIdle && t.avoid != worker {
-				s.reduceQueue = append(s.reduceQueue[:n:n], s.reduceQueue[n+1:]...)
+			switch t := &s.reduces[id]; {
+			case t.state != taskIdle && n == 0:
+				s.reduceQueue = s.reduceQueue[1:] // stale: drop it, so the next poll need not walk it
+				return s.popReduce(worker)
+			case t.state == taskIdle && t.avoid != worker && n == 0:
+				s.reduceQueue = s.reduceQueue[1:]
+				return id, true
+			case t.state == taskIdle && t.avoid != worker:
+				s.reduceQueue = slices.Delete(s.reduceQueue, n, n+1)
 				return id, true
 			}
 		}
@@ -383,7 +403,7 @@ func (s *Scheduler) start(t *task, worker string, now time.Time) mr.Task {
 		s.live = append(s.live, t)
 	}
 	s.seq++
-	t.attempts = append(t.attempts, attempt{worker: worker, state: attemptRunning, lastHeard: now, seq: s.seq, started: now})
+	t.attempts = append(t.attempts, attempt{worker: s.intern(worker), state: attemptRunning, lastHeard: now, seq: s.seq, started: now})
 	if p := &s.phases[t.ref.Kind]; p.start.IsZero() {
 		p.start = now
 	}
@@ -525,7 +545,7 @@ func (s *Scheduler) Complete(rep mr.ReportArgs, now time.Time) Outcome {
 	}
 	if t.ref.Kind == mr.MapTask {
 		t.state = taskDone
-		t.output, t.wrote, t.addr, t.owner = rep.Output, rep.Task, rep.Addr, rep.Worker
+		t.output, t.wrote, t.addr, t.owner = rep.Output, rep.Task, s.intern(rep.Addr), s.intern(rep.Worker)
 		s.locs = nil
 		s.mapsLeft--
 		s.count(t, 1)

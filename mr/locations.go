@@ -44,12 +44,21 @@ func EncodeLocations(srcs []Source) Locations {
 		b = binary.AppendUvarint(b, uint64(len(s.Addr)))
 		b = append(b, s.Addr...)
 		b = binary.AppendUvarint(b, uint64(len(s.Maps)))
-		next := 0
+		next, att, epoch := 0, 1, 0
 		for _, r := range s.Maps {
-			b = binary.AppendUvarint(b, uint64(r.First-next)) // ranges ascend: store the gap
-			b = binary.AppendUvarint(b, uint64(r.Count))
-			b = binary.AppendUvarint(b, uint64(r.Attempt))
-			b = binary.AppendUvarint(b, uint64(r.Epoch))
+			// Ranges ascend, so store the gap from the last; and most
+			// outputs are first attempts of one epoch, so store the
+			// attempt and epoch only when they change, flagged in the
+			// count's low bit.
+			b = binary.AppendUvarint(b, uint64(r.First-next))
+			if r.Attempt == att && r.Epoch == epoch {
+				b = binary.AppendUvarint(b, uint64(r.Count)<<1)
+			} else {
+				b = binary.AppendUvarint(b, uint64(r.Count)<<1|1)
+				b = binary.AppendUvarint(b, uint64(r.Attempt))
+				b = binary.AppendUvarint(b, uint64(r.Epoch))
+				att, epoch = r.Attempt, r.Epoch
+			}
 			next = r.First + r.Count
 		}
 	}
@@ -58,8 +67,8 @@ func EncodeLocations(srcs []Source) Locations {
 
 var errLocations = errors.New("malformed map output locations")
 
-// Sources unpacks l, checking that each source's ranges ascend and that
-// no map task is named twice or lies outside [0, nMap).
+// Sources unpacks l, checking that it names every map task in [0, nMap)
+// exactly once, each source's ranges in ascending order.
 func (l Locations) Sources(nMap int) ([]Source, error) {
 	b := []byte(l)
 	next := func() (int, error) {
@@ -77,7 +86,8 @@ func (l Locations) Sources(nMap int) ([]Source, error) {
 	if n > len(b) {
 		return nil, errLocations
 	}
-	seen := make([]bool, nMap)
+	seen := make([]uint64, (nMap+63)/64) // a bit per map task
+	named := 0
 	srcs := make([]Source, n)
 	for i := range srcs {
 		alen, err := next()
@@ -90,24 +100,35 @@ func (l Locations) Sources(nMap int) ([]Source, error) {
 			return nil, errLocations
 		}
 		srcs[i].Maps = make([]MapRange, nr)
-		end := 0
+		end, att, epoch := 0, 1, 0
 		for j := range srcs[i].Maps {
-			var v [4]int
-			for k := range v {
-				if v[k], err = next(); err != nil {
+			gap, err := next()
+			if err != nil {
+				return nil, err
+			}
+			count, err := next()
+			if err != nil {
+				return nil, err
+			}
+			if count&1 != 0 {
+				if att, err = next(); err != nil {
+					return nil, err
+				}
+				if epoch, err = next(); err != nil {
 					return nil, err
 				}
 			}
-			r := MapRange{First: end + v[0], Count: v[1], Attempt: v[2], Epoch: v[3]}
+			r := MapRange{First: end + gap, Count: count >> 1, Attempt: att, Epoch: epoch}
 			if r.Count < 1 || r.First+r.Count > nMap {
 				return nil, fmt.Errorf("%w: maps %d to %d of %d", errLocations, r.First, r.First+r.Count-1, nMap)
 			}
 			for m := r.First; m < r.First+r.Count; m++ {
-				if seen[m] {
+				if seen[m/64]&(1<<(m%64)) != 0 {
 					return nil, fmt.Errorf("%w: map %d named twice", errLocations, m)
 				}
-				seen[m] = true
+				seen[m/64] |= 1 << (m % 64)
 			}
+			named += r.Count
 			srcs[i].Maps[j] = r
 			end = r.First + r.Count
 		}
@@ -115,24 +136,12 @@ func (l Locations) Sources(nMap int) ([]Source, error) {
 	if len(b) != 0 {
 		return nil, errLocations
 	}
-	return srcs, nil
-}
-
-// Covers reports the first map task in [0, nMap) that srcs do not name,
-// or -1 when they name all of them.
-func Covers(srcs []Source, nMap int) int {
-	seen := make([]bool, nMap)
-	for _, s := range srcs {
-		for _, r := range s.Maps {
-			for m := r.First; m < r.First+r.Count && m < nMap; m++ {
-				seen[m] = true
+	if named != nMap {
+		for m := range nMap {
+			if seen[m/64]&(1<<(m%64)) == 0 {
+				return nil, fmt.Errorf("%w: they leave out map task %d", errLocations, m)
 			}
 		}
 	}
-	for m, ok := range seen {
-		if !ok {
-			return m
-		}
-	}
-	return -1
+	return srcs, nil
 }
