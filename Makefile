@@ -13,7 +13,7 @@ APPS ?= $(notdir $(ALL_APP_DIRS))
 APP_DIRS := $(foreach a,$(APPS),$(filter %/$(a),$(ALL_APP_DIRS)))
 TEST_APPS := ./testdata/apps/...
 
-.PHONY: all build apps test vet unit harness status columnar netns slurm k8s demo bench straggler chaos chaos-quick clean
+.PHONY: all build apps test vet unit harness status columnar netns slurm k8s demo bench straggler chaos chaos-quick sim clean
 
 all: build apps
 
@@ -89,6 +89,14 @@ chaos-quick: build apps
 # without backup tasks, against a clean run; as root (it needs a cgroup).
 straggler: build apps
 	scripts/straggler.sh
+
+# The master at the paper's scale: a real master over loopback with
+# simulated workers, 200,000 map and 5,000 reduce tasks on 2,000 workers,
+# then 1,000,000 and 10,000 on 500 (master/sim_test.go). SIM=... picks
+# shapes by name, such as SIM=M=200000.
+SIM ?= .
+sim:
+	$(GO) test -run '^$$' -bench 'Simulate/$(SIM)' -benchtime 1x -timeout 60m ./master
 
 clean:
 	rm -rf bin

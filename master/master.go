@@ -188,7 +188,6 @@ type Master struct {
 	outDir string // absolute
 
 	mu      sync.Mutex    // guards the fields below
-	calls   combiner      // runs the RPC handlers' work under mu; see combine.go
 	sched   *Scheduler    //
 	changed chan struct{} // closed and replaced when the schedule changes
 	told    map[string]bool
@@ -326,7 +325,6 @@ func New(opt Options) (*Master, error) {
 			}
 		}
 	}
-	m.calls.mu = &m.mu
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
 		m.addr = tcp.String()
 	}
@@ -705,6 +703,13 @@ func (m *Master) shutdown() {
 	m.unlock()
 }
 
+// locked runs f under m.mu.
+func (m *Master) locked(f func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f()
+}
+
 // service is the RPC face of Master for one connection. Its methods hold
 // m.mu only around scheduler calls, never across I/O.
 type service struct {
@@ -730,7 +735,7 @@ func (s *service) GetTask(args mr.GetTaskArgs, reply *mr.GetTaskReply) error {
 			changed chan struct{}
 			sample  *sampleRecord
 		)
-		m.calls.do(func() {
+		m.locked(func() {
 			if dead = m.sched.Dead(args.Worker); dead {
 				return
 			}
@@ -772,7 +777,7 @@ func (s *service) GetTask(args mr.GetTaskArgs, reply *mr.GetTaskReply) error {
 		select {
 		case <-changed:
 		case <-timer.C:
-			m.calls.do(func() { m.sched.heard(args.Worker, time.Now()) }) // it waited here, alive
+			m.locked(func() { m.sched.heard(args.Worker, time.Now()) }) // it waited here, alive
 			reply.Action = mr.Wait
 			return nil
 		case <-m.closing:
@@ -838,7 +843,7 @@ func (s *service) GetApp(args mr.GetAppArgs, reply *mr.GetAppReply) error {
 }
 
 func (s *service) Heartbeat(args mr.HeartbeatArgs, reply *mr.HeartbeatReply) error {
-	s.m.calls.do(func() {
+	s.m.locked(func() {
 		reply.Done, reply.Lost = s.m.sched.Heartbeat(args, time.Now())
 		reply.Rejoin = s.m.sched.Dead(args.Worker)
 	})
@@ -864,7 +869,7 @@ func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 		sampled, nMaps             int
 		sample                     *sampleRecord
 	)
-	m.calls.do(func() {
+	m.locked(func() {
 		if dead = m.sched.Dead(args.Worker); dead {
 			return
 		}
@@ -925,7 +930,7 @@ func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 			m.record(record{Reduce: &taskRecord{ID: args.Task.ID, Stats: statsRecord(args.Stats), Counters: args.Counters}})
 		}
 		var o Outcome
-		m.calls.do(func() {
+		m.locked(func() {
 			if o = m.sched.Committed(args.Task.ID, err, time.Now()); o == Retrying || m.sched.Over() {
 				m.broadcast()
 			}

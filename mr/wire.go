@@ -121,7 +121,7 @@ type Task struct {
 	Locations   Locations
 	LocationsID uint64
 	NReduce     int
-	NMap      int
+	NMap        int
 	// MapMemory is the map-side sort buffer's budget in bytes.
 	MapMemory int
 	// MergeFactor is the most runs a merge reads at once.
