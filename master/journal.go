@@ -3,6 +3,7 @@ package master
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"gomr.dev/internal/scratch"
+	"gomr.dev/internal/store"
 	"gomr.dev/mr"
 )
 
@@ -90,8 +92,8 @@ func specOf(opt Options, app string, tasks [][]mr.Split) journalSpec {
 	js := journalSpec{Started: time.Now().UTC().Truncate(time.Second), Plan: map[string]string{}}
 	for _, path := range opt.Inputs {
 		in := journalInput{Path: path}
-		if fi, err := os.Stat(path); err == nil {
-			in.Size, in.ModTime = fi.Size(), fi.ModTime().UTC()
+		if fi, err := store.Stat(context.Background(), path); err == nil {
+			in.Size, in.ModTime = fi.Size, fi.ModTime.UTC()
 		}
 		js.Inputs = append(js.Inputs, in)
 	}

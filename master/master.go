@@ -23,6 +23,7 @@ import (
 	"gomr.dev/internal/format"
 	"gomr.dev/internal/inputs"
 	"gomr.dev/internal/scratch"
+	"gomr.dev/internal/store"
 	"gomr.dev/mr"
 )
 
@@ -346,9 +347,9 @@ func jobSpec(opt Options) JobSpec {
 	spec := JobSpec{Inputs: make([]InputFile, len(opt.Inputs)), Flags: opt.Flags, Params: opt.Params}
 	for i, path := range opt.Inputs {
 		spec.Inputs[i].Path = path
-		if fi, err := os.Stat(path); err == nil {
-			spec.Inputs[i].Bytes = fi.Size()
-			spec.InputBytes += fi.Size()
+		if fi, err := store.Stat(context.Background(), path); err == nil {
+			spec.Inputs[i].Bytes = fi.Size
+			spec.InputBytes += fi.Size
 		}
 	}
 	return spec
