@@ -413,8 +413,7 @@ func (m *Master) resume(r *resume) {
 		return err == nil && filepath.Dir(rec.Output) == m.jobDir && fi.Size() >= rec.Index[len(rec.Index)-1]
 	}
 	done := func(id int) bool {
-		_, err := os.Stat(filepath.Join(m.outDir, fmt.Sprintf("mr-out-%d%s", id, m.ext)))
-		return err == nil
+		return m.out.exists(id)
 	}
 	maps, reduces := m.sched.Restore(r, keep, done, time.Now())
 	m.sampled = r.sample != nil

@@ -180,7 +180,9 @@ func (localStore) List(_ context.Context, dir string) ([]string, error) {
 	}
 	var names []string
 	for _, e := range entries {
-		if !e.IsDir() {
+		if e.IsDir() {
+			names = append(names, e.Name()+"/")
+		} else {
 			names = append(names, e.Name())
 		}
 	}

@@ -71,8 +71,9 @@ type Store interface {
 	// RemoveAll removes everything below the directory or prefix dir,
 	// with any unfinished uploads there.
 	RemoveAll(ctx context.Context, dir string) error
-	// List names the files directly in dir (not below its
-	// subdirectories), by their base names, in lexical order.
+	// List names what is directly in dir, by base name, in lexical
+	// order: files, and subdirectories (common prefixes, in an object
+	// store) with a '/' at the end.
 	List(ctx context.Context, dir string) ([]string, error)
 }
 
