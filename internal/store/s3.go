@@ -282,7 +282,8 @@ func (s *s3Store) list(ctx context.Context, bucket, prefix string) ([]minio.Obje
 // empty); s3://B/P with glob characters in P is every object whose key
 // matches P, or lies under a "directory" that does, as with
 // filepath.Match ('*' does not cross a '/'). Keys ending in '/' (the
-// "directory" markers some tools make) are not inputs.
+// "directory" markers some tools make) are not inputs, nor are keys below
+// a ".mr-*" element past the part of P before its first pattern.
 func (s *s3Store) Expand(ctx context.Context, arg string) ([]Info, error) {
 	bucket, key, err := splitURL(arg)
 	if err != nil {
@@ -311,8 +312,8 @@ func (s *s3Store) Expand(ctx context.Context, arg string) ([]Info, error) {
 	switch {
 	case glob(key):
 		for _, o := range objs {
-			if m := matches(key, o.Key); m >= 0 {
-				add(o, o.Key[:m])
+			if matches(key, o.Key) {
+				add(o, prefix)
 			}
 		}
 	default:
@@ -345,21 +346,20 @@ func (s *s3Store) Expand(ctx context.Context, arg string) ([]Info, error) {
 	return files, nil
 }
 
-// matches returns the length of the part of key that matches pattern:
-// the whole key, or a "directory" of it (a prefix ending before a '/'),
-// or -1 when none does.
-func matches(pattern, key string) int {
+// matches reports whether pattern matches key, or a "directory" of it (a
+// prefix that ends before a '/').
+func matches(pattern, key string) bool {
 	if ok, _ := path.Match(pattern, key); ok {
-		return len(key)
+		return true
 	}
 	for i := range len(key) {
 		if key[i] == '/' {
 			if ok, _ := path.Match(pattern, key[:i]); ok {
-				return i + 1
+				return true
 			}
 		}
 	}
-	return -1
+	return false
 }
 
 func (s *s3Store) Stat(ctx context.Context, name string) (Info, error) {
