@@ -13,7 +13,7 @@ APPS ?= $(notdir $(ALL_APP_DIRS))
 APP_DIRS := $(foreach a,$(APPS),$(filter %/$(a),$(ALL_APP_DIRS)))
 TEST_APPS := ./testdata/apps/...
 
-.PHONY: all build apps test vet unit harness s3 status columnar netns slurm k8s demo bench bench-s3 straggler chaos chaos-quick clean
+.PHONY: all build apps test vet unit versitygw harness s3 status columnar netns slurm k8s demo bench bench-s3 straggler chaos chaos-quick clean
 
 all: build apps
 
@@ -31,8 +31,15 @@ apps:
 vet:
 	$(GO) vet ./... $(TEST_APPS)
 
-unit:
+# The store's tests run against versitygw, a real S3 server, which this
+# builds once from the Go module proxy into ~/.cache/gomr-versitygw; if it
+# cannot, those tests skip and say why.
+unit: versitygw
 	$(GO) test -race ./... $(TEST_APPS)
+
+versitygw:
+	@bash -c 'NAME=make; source scripts/lib/s3.sh; vgw_build || echo "make: versitygw cannot be built ($$VGW_WHY); the S3 tests will skip"'
+
 
 harness: build apps
 	scripts/test-mr.sh
