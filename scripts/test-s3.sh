@@ -18,7 +18,8 @@
 #              (no endpoint in their environment), and mr seq from and to
 #              the store; each compared byte for byte with mr seq over the
 #              local copies, and the output prefix must hold exactly
-#              mr-out-0..R-1, mr-job.json and _SUCCESS
+#              mr-out-0..R-1, mr-job.json and _SUCCESS; mr status reads
+#              the summary from the store
 #   globs      prefixes and globs: key order, "directories" matched by a
 #              glob, s3://B/in not taking s3://B/in2/, scratch (.mr-*/)
 #              and directory-marker keys left out, Parquet input
@@ -153,6 +154,8 @@ scenario_wc() {
 	timeout -k 2 "$T" "$MR" run --workers 2 --nreduce 3 --split-size 64KiB --out "s3://$B/out-run" "$APPS/wc.so" "s3://$B/in" 2>run.log ||
 		{ fail wc/run "mr run exited $?: $(tail -1 run.log)"; return; }
 	exactly wc/run out-run 3 "$WORK/ref-wc" && pass wc/run
+	timeout -k 2 30 "$MR" status "s3://$B/out-run" >status.txt 2>&1 && grep -q "^job succeeded" status.txt &&
+		pass wc/status || fail wc/status "mr status s3://$B/out-run: $(head -2 status.txt)"
 	cluster "$WORK/wc-cluster" wc 2 --nreduce 4 --out "s3://$B/out-cluster/" "s3://$B/in/" ||
 		{ fail wc/cluster "master exited $?: $(tail -1 master.log)"; return; }
 	exactly wc/cluster out-cluster 4 "$WORK/ref-wc" && pass wc/cluster
