@@ -136,7 +136,7 @@ func (f localFile) Size() int64 { return f.size }
 // Put writes through a temporary file in the same directory, synced, and
 // a rename.
 func (localStore) Put(_ context.Context, name string, r io.Reader, size int64) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
+	tmp, err := os.CreateTemp(filepath.Dir(name), ".tmp-"+filepath.Base(name)+"-*")
 	if err != nil {
 		return err
 	}
