@@ -295,12 +295,15 @@ scenario_errors() {
 scenario_outage() {
 	reference slow slow "$WORK"/local/text-*.txt || { fail outage "mr seq failed"; return; }
 	mkdir -p "$WORK/outage" && cd "$WORK/outage" || exit 1
-	timeout -k 2 "$T" "$MR" run --workers 2 --nreduce 2 --split-size 32KiB --param sleep=150ms \
+	export XDG_CACHE_HOME=$WORK/outage/cache
+	timeout -k 2 "$T" "$MR" run --workers 2 --nreduce 2 --split-size 32KiB --param sleep=300ms \
 		--out "s3://$B/out-outage" "$APPS/slow.so" "s3://$B/in" 2>run.log &
 	local r=$!
 	PIDS+=("$r")
-	until_ok 60 grep -q "map task" run.log || until_ok 30 test -n "$(ls "$XDG_CACHE_HOME"/gomr/jobs/*/.mr-*/journal 2>/dev/null)"
-	sleep 1
+	# Once the first map task has committed, in the journal.
+	until_ok 60 eval 'cat "$XDG_CACHE_HOME"/gomr/jobs/*/.mr-*/journal 2>/dev/null | grep -q "\"map\":"' ||
+		{ fail outage "no map task committed: $(tail -1 run.log)"; return; }
+	export XDG_CACHE_HOME=$WORK/cache
 	kill -0 "$r" 2>/dev/null || { fail outage "the job ended before the store went away; make it slower"; return; }
 	vgw_stop
 	sleep 2
