@@ -54,6 +54,9 @@ const (
 	readParallel = 4
 	// requestTimeout bounds one request, and the reading of one part.
 	requestTimeout = 2 * time.Minute
+	// listTimeout bounds the listing of a prefix, which takes a request
+	// per thousand keys.
+	listTimeout = 10 * time.Minute
 )
 
 var (
@@ -298,6 +301,8 @@ func (s *s3Store) Expand(ctx context.Context, arg string) ([]Info, error) {
 	if i := strings.IndexAny(key, "*?["); i >= 0 {
 		prefix = key[:strings.LastIndex(key[:i], "/")+1]
 	}
+	ctx, cancel := context.WithTimeout(ctx, listTimeout)
+	defer cancel()
 	objs, err := s.list(ctx, bucket, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", arg, err)
@@ -571,6 +576,10 @@ func (s *s3Store) Put(ctx context.Context, name string, r io.Reader, size int64)
 	if err != nil {
 		return err
 	}
+	// A second per MiB on top of a request's bound: generous for any link,
+	// and still an end to an upload that has stalled.
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout+time.Duration(size>>20)*time.Second)
+	defer cancel()
 	opts := minio.PutObjectOptions{ContentType: contentType(key)}
 	if size == 0 {
 		// Without TLS, minio-go signs the body in chunks; an empty body
@@ -641,7 +650,7 @@ func (s *s3Store) RemoveAll(ctx context.Context, dir string) error {
 		return err
 	}
 	prefix := strings.TrimSuffix(key, "/") + "/"
-	ctx, cancel := context.WithTimeout(ctx, 5*requestTimeout)
+	ctx, cancel := context.WithTimeout(ctx, listTimeout)
 	defer cancel()
 	objs, err := s.list(ctx, bucket, prefix)
 	if err != nil {
@@ -670,7 +679,7 @@ func (s *s3Store) List(ctx context.Context, dir string) ([]string, error) {
 	if key == "" {
 		prefix = ""
 	}
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	ctx, cancel := context.WithTimeout(ctx, listTimeout)
 	defer cancel()
 	var names []string
 	for o := range s.c.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: prefix}) {
