@@ -239,6 +239,7 @@ scenario_killed() {
 		fail killed "worker 1 never started a reduce task: $(tail -1 master.log)"
 		return
 	fi
+	disown "${w[0]}" # no "Killed" notice from this shell
 	pkill -9 -P "${w[0]}" # the worker, not just its timeout
 	wait "$m" || { fail killed "master exited $?: $(tail -1 master.log)"; return; }
 	wait "${w[@]:1}" 2>/dev/null
