@@ -101,3 +101,54 @@ func TestS3Parquet(t *testing.T) {
 		t.Errorf("the Parquet object's rows are not its lines")
 	}
 }
+
+// An Arrow IPC object is cut at record batches and read as the same file
+// on disk is.
+func TestS3Arrow(t *testing.T) {
+	srv := storetest.Start(t)
+	local := filepath.Join(t.TempDir(), "a.arrow")
+	f, err := os.Create(local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := format.OutputNamed("arrow")
+	w, err := out.NewWriter(f, format.OutputOptions{ValueType: "int64", BatchRows: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10000 {
+		if err := w.Write(strings.Repeat("k", 1+i%13)+string(rune('a'+i%26)), "7"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	data, _ := os.ReadFile(local)
+	name := srv.Object(t, "bkt", "arrow/a.arrow", data)
+	splits, err := Splits([]string{name}, 20000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Splits([]string{local}, 20000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(splits) < 3 || len(splits) != len(want) {
+		t.Fatalf("%d splits of the object, %d of the file; want the same, at least 3", len(splits), len(want))
+	}
+	for i, s := range splits {
+		got, err := Read(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exp, err := Read(want[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Format != "arrow" || !bytes.Equal(got, exp) || len(got) == 0 {
+			t.Fatalf("split %d (%+v): %d bytes from the object, %d from the file", i, s, len(got), len(exp))
+		}
+	}
+}
