@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
 	"gomr.dev/internal/store"
 	"gomr.dev/internal/store/storetest"
 )
@@ -169,5 +172,47 @@ func TestS3Commit(t *testing.T) {
 	list, err = st.List(ctx, "s3://out/job")
 	if want := []string{"mr-out-0"}; err != nil || !slices.Equal(list, want) {
 		t.Errorf("after RemoveAll and Remove, List = %q, %v; want %q", list, err, want)
+	}
+}
+
+// RemoveAll aborts the multipart uploads left unfinished under the
+// prefix, such as that of a worker killed while it uploaded its output.
+func TestS3RemoveAllAbortsUploads(t *testing.T) {
+	srv := storetest.Start(t)
+	srv.Bucket(t, "out")
+	core, err := minio.NewCore(strings.TrimPrefix(srv.Endpoint, "http://"), &minio.Options{
+		Creds:        credentials.NewEnvAWS(),
+		Region:       "us-east-1",
+		BucketLookup: minio.BucketLookupPath,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := core.NewMultipartUpload(ctx, "out", "job/.mr-1/out0-a0", minio.PutObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := core.PutObjectPart(ctx, "out", "job/.mr-1/out0-a0", id, 1, bytes.NewReader([]byte("part")), 4, minio.PutObjectPartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pending := func() int {
+		n := 0
+		for u := range core.ListIncompleteUploads(ctx, "out", "job/", true) {
+			if u.Err != nil {
+				t.Fatal(u.Err)
+			}
+			n++
+		}
+		return n
+	}
+	if n := pending(); n != 1 {
+		t.Fatalf("%d unfinished uploads before RemoveAll; want 1", n)
+	}
+	st, _ := store.For("s3://out/job")
+	if err := st.RemoveAll(ctx, "s3://out/job/.mr-1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := pending(); n != 0 {
+		t.Errorf("%d unfinished uploads after RemoveAll; want 0", n)
 	}
 }
