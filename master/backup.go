@@ -39,45 +39,75 @@ const (
 )
 
 // backup picks a running task of kind for worker to run a second attempt
-// of, and reports whether there is one.
+// of, and reports whether there is one. It looks only at tasks in flight,
+// and, once it has found no straggler at all, not again for backupRecheck:
+// at the end of a phase every idle worker's poll lands here, and a job may
+// have thousands of both.
 func (s *Scheduler) backup(kind mr.TaskKind, worker string, now time.Time) (int, bool) {
-	if !s.cfg.Backups {
+	if !s.cfg.Backups || now.Before(s.recheck[kind]) {
 		return 0, false
 	}
-	tasks := s.tasksOf(kind)
-	var took []time.Duration
+	typical, ok := s.took[kind].median()
+	if !ok {
+		return 0, false
+	}
+	s.prune()
 	inFlight := 0
-	for i := range tasks {
-		t := &tasks[i]
-		if t.won > 0 {
-			a := &t.attempts[t.won-1]
-			took = append(took, a.ended.Sub(a.started))
-		}
-		if t.state == taskRunning && t.backedUp && t.running() {
+	for _, t := range s.live {
+		if t.ref.Kind == kind && t.state == taskRunning && t.backedUp && t.running() {
 			inFlight++
 		}
 	}
-	if len(took) == 0 || inFlight >= max(1, len(s.workers)/backupShare) {
+	if inFlight >= max(1, len(s.workers)/backupShare) {
 		return 0, false
 	}
-	slices.Sort(took)
-	typical := took[len(took)/2]
-	best, bestLeft := -1, time.Duration(0)
-	for i := range tasks {
-		t := &tasks[i]
-		if t.state != taskRunning || t.backedUp {
+	best, bestLeft, any := -1, time.Duration(0), false
+	for _, t := range s.live {
+		if t.ref.Kind != kind || t.state != taskRunning || t.backedUp {
 			continue
 		}
 		a, _ := t.only()
-		if a == nil || a.worker == worker {
+		if a == nil {
 			continue
 		}
 		left, slow := s.timeLeft(t, a, typical, now)
-		if slow && left > bestLeft {
-			best, bestLeft = i, left
+		any = any || slow
+		if slow && a.worker != worker && left > bestLeft {
+			best, bestLeft = t.ref.ID, left
 		}
 	}
+	if !any {
+		s.recheck[kind] = now.Add(backupRecheck)
+	}
 	return best, best >= 0
+}
+
+// backupRecheck is how long backup waits to look again after finding no
+// straggler.
+const backupRecheck = 100 * time.Millisecond
+
+// durations are how long the committed tasks of a phase took, with their
+// median kept until their number has grown by an eighth, so that asking
+// for it costs little however many there are.
+type durations struct {
+	all   []time.Duration
+	mid   time.Duration
+	sized int // len(all) when mid was computed
+}
+
+func (d *durations) add(t time.Duration) { d.all = append(d.all, t) }
+
+// median returns the median duration, or false when there is none.
+func (d *durations) median() (time.Duration, bool) {
+	if len(d.all) == 0 {
+		return 0, false
+	}
+	if d.sized == 0 || len(d.all) > d.sized+d.sized/8 {
+		sorted := slices.Clone(d.all)
+		slices.Sort(sorted)
+		d.mid, d.sized = sorted[len(sorted)/2], len(d.all)
+	}
+	return d.mid, true
 }
 
 // only returns t's one running attempt and its number, or nil if it has

@@ -14,15 +14,18 @@ func backupScheduler(nMap, nReduce int) *Scheduler {
 	return s
 }
 
-// beat sends a heartbeat of t on w with read bytes of input read.
+// beat sends a heartbeat of t on w with read bytes of input read (of 10,
+// for a reduce).
 func beat(s *Scheduler, w string, t mr.Task, read int64, now time.Time) bool {
 	var st mr.Stats
+	var size int64
 	if t.Kind == mr.MapTask {
 		st[mr.MapInputBytes] = read
 	} else {
 		st[mr.ShuffleBytes] = read
+		size = 10 // its partition of the one map output
 	}
-	done, _ := s.Heartbeat(mr.HeartbeatArgs{Worker: w, Task: t.TaskRef, Stats: st}, now)
+	done, _ := s.Heartbeat(mr.HeartbeatArgs{Worker: w, Task: t.TaskRef, Stats: st, Size: size}, now)
 	return done
 }
 
@@ -148,8 +151,8 @@ func TestBackupOfSlowReduce(t *testing.T) {
 	s.Committed(1, nil, t0.Add(time.Second))
 	beat(s, "c", r2, 1, t0.Add(2*time.Second)) // 1 of 10 bytes of its partition
 	b := mustAssign(t, s, "a", t0.Add(2*time.Second), mr.ReduceTask, 2)
-	if b.Attempt != 2 || len(b.Runs) != 1 || b.Runs[0].Path != "m0-a1" {
-		t.Fatalf("backup reduce = attempt %d runs %v; want attempt 2 reading m0-a1", b.Attempt, b.Runs)
+	if b.Attempt != 2 || readsFrom(t, b) != "m0-a1@" {
+		t.Fatalf("backup reduce = attempt %d reading %s; want attempt 2 reading m0-a1", b.Attempt, readsFrom(t, b))
 	}
 	// The original commits first this time; the backup is told to stop.
 	if o := s.Complete(ok("c", r2, 3), t0.Add(3*time.Second)); o != Accepted {

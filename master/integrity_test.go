@@ -27,7 +27,7 @@ func TestCorruptOutputRunsAgain(t *testing.T) {
 		t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) {
 			s, r0 := deathScheduler(t, shared)
 			now := t0.Add(time.Second)
-			if o := s.Complete(corruptReport("b", r0, r0.Runs...), now); o != Retrying {
+			if o := s.Complete(corruptReport("b", r0, runs(t, r0)...), now); o != Retrying {
 				t.Fatalf("Complete(corrupt) = %v; want retrying", o)
 			}
 			ev := s.Events()
@@ -58,19 +58,19 @@ func TestCorruptOutputRunsAgain(t *testing.T) {
 func TestStaleCorruptReport(t *testing.T) {
 	s, r0 := deathScheduler(t, false)
 	now := t0.Add(time.Second)
-	s.Complete(corruptReport("b", r0, r0.Runs[0]), now)
+	s.Complete(corruptReport("b", r0, runs(t, r0)[0]), now)
 	s.Events()
 	m0 := mustAssign(t, s, "b", now, mr.MapTask, 0)
 	s.Complete(kept("b", "10.0.0.2:7000", m0, 2), now)
 	r0b := mustAssign(t, s, "b", now, mr.ReduceTask, 0)
-	if o := s.Complete(corruptReport("b", r0b, r0.Runs[0]), now); o != Retrying {
+	if o := s.Complete(corruptReport("b", r0b, runs(t, r0)[0]), now); o != Retrying {
 		t.Fatalf("Complete(stale corrupt) = %v; want retrying", o)
 	}
 	if ev := s.Events(); len(ev) != 0 || s.Status().MapsDone != 2 {
 		t.Fatalf("events = %v, maps done %d; a stale segment must not run a map again", ev, s.Status().MapsDone)
 	}
 	// A corrupt report is never mistaken for a duplicate success.
-	if o := s.Complete(corruptReport("b", r0b, r0.Runs[0]), now); o != Ignored {
+	if o := s.Complete(corruptReport("b", r0b, runs(t, r0)[0]), now); o != Ignored {
 		t.Fatalf("second report of a lost attempt = %v; want ignored", o)
 	}
 }
@@ -88,7 +88,7 @@ func TestRepeatedCorruptionFailsTheJob(t *testing.T) {
 		if r.Attempt != i+1 {
 			t.Fatalf("reduce attempt %d; want %d", r.Attempt, i+1)
 		}
-		if o = s.Complete(corruptReport("a", r, r.Runs[0]), now); o != Retrying && i < 4 {
+		if o = s.Complete(corruptReport("a", r, runs(t, r)[0]), now); o != Retrying && i < 4 {
 			t.Fatalf("loss %d: %v; want retrying", i+1, o)
 		}
 		now = now.Add(time.Second)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"gomr.dev/internal/scratch"
+	"gomr.dev/internal/shuffle"
 	"gomr.dev/internal/store"
 	"gomr.dev/mr"
 )
@@ -26,7 +27,7 @@ import (
 // appends a line of JSON to OUT/.mr-ID/journal, and fsyncs it, for every
 // decision it would hate to lose: first the job's spec, then each time it
 // (re)starts, its epoch; the sample's cut points; each committed map task
-// (where its output is, and its partition index); and each reduce task
+// (where its output is, and which attempt wrote it); and each reduce task
 // whose output it has moved into place. A master started again on the
 // same --out finds the journal, checks that the inputs and the flags that
 // shape the output are unchanged, and takes up the job where the journal
@@ -74,8 +75,9 @@ type sampleRecord struct {
 // taskRecord is a committed map or reduce task.
 type taskRecord struct {
 	ID       int              `json:"id"`
-	Output   string           `json:"output,omitempty"` // map: the file; reduce: unused
-	Index    []int64          `json:"index,omitempty"`
+	Output   string           `json:"output,omitempty"`  // map: the file; reduce: unused
+	Attempt  int              `json:"attempt,omitempty"` // map: the attempt that wrote Output, which names it
+	Epoch    int              `json:"epoch,omitempty"`
 	Addr     string           `json:"addr,omitempty"`
 	Owner    string           `json:"owner,omitempty"`
 	Stats    map[string]int64 `json:"stats,omitempty"` // the committed attempt's, for the job's totals
@@ -147,10 +149,18 @@ func (a journalSpec) differs(b journalSpec) string {
 	return strings.Join(what, "; ")
 }
 
-// journal appends records to the job's journal file.
+// journal appends records to the job's journal file. Records that
+// arrive while another append is at the disk wait and go with the next
+// write and fsync (a group commit), so that a master committing thousands
+// of map tasks a second pays for a few writes, not one each.
 type journal struct {
-	mu sync.Mutex // guards f, and orders appends
-	f  *os.File
+	mu      sync.Mutex // guards f, pending and queued
+	f       *os.File
+	pending []byte // lines not yet written
+	queued  int    // lines appended in all
+
+	syncMu sync.Mutex // held while writing and syncing; guards synced
+	synced int        // lines known to be on the disk
 }
 
 // openJournal opens dir's journal for appending, creating it if need be.
@@ -162,21 +172,42 @@ func openJournal(dir string) (*journal, error) {
 	return &journal{f: f}, nil
 }
 
-// append writes r as one line and waits for it to reach the disk.
+// append adds r as one line and waits for it to reach the disk.
 func (j *journal) append(r record) error {
 	line, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	if j.f == nil {
+		j.mu.Unlock()
 		return errors.New("journal closed")
 	}
-	if _, err := j.f.Write(append(line, '\n')); err != nil {
+	j.pending = append(append(j.pending, line...), '\n')
+	j.queued++
+	mine := j.queued
+	j.mu.Unlock()
+
+	j.syncMu.Lock()
+	defer j.syncMu.Unlock()
+	if j.synced >= mine {
+		return nil // a write and fsync that began after this append have finished
+	}
+	j.mu.Lock()
+	batch, upTo, f := j.pending, j.queued, j.f
+	j.pending = nil
+	j.mu.Unlock()
+	if f == nil {
+		return errors.New("journal closed")
+	}
+	if _, err := f.Write(batch); err != nil {
 		return err
 	}
-	return j.f.Sync()
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	j.synced = upTo
+	return nil
 }
 
 func (j *journal) close() {
@@ -291,14 +322,15 @@ func (s *Scheduler) Restore(r *resume, keep func(taskRecord) bool, done func(id 
 	}
 	for _, id := range ids(r.maps) {
 		rec := r.maps[id]
-		if id < 0 || id >= len(s.maps) || !validIndex(rec.Index, len(s.reduces)) || !keep(rec) {
+		if id < 0 || id >= len(s.maps) || rec.Attempt < 1 || !keep(rec) {
 			continue
 		}
 		if r.sample == nil && s.sample.mode == samplingUndecided {
 			s.sample.mode = samplingOff // maps committed without cut points
 		}
 		t := &s.maps[id]
-		t.output, t.index, t.addr, t.owner = rec.Output, rec.Index, rec.Addr, rec.Owner
+		t.output, t.addr, t.owner = rec.Output, rec.Addr, rec.Owner
+		t.wrote = mr.TaskRef{Kind: mr.MapTask, ID: id, Attempt: rec.Attempt, Epoch: rec.Epoch}
 		if rec.Addr != "" {
 			s.workers[rec.Owner] = now
 			if s.info[rec.Owner] == nil {
@@ -308,6 +340,16 @@ func (s *Scheduler) Restore(r *resume, keep func(taskRecord) bool, done func(id 
 		restore(t, rec, rec.Owner)
 		s.mapsLeft--
 		maps++
+	}
+	s.fresh = s.fresh[:0]
+	for id := range s.maps {
+		switch n := len(s.fresh); {
+		case s.maps[id].state != taskIdle:
+		case n > 0 && s.fresh[n-1].end == id:
+			s.fresh[n-1].end++
+		default:
+			s.fresh = append(s.fresh, span{id, id + 1})
+		}
 	}
 	if s.mapsLeft > 0 {
 		return maps, 0 // reduces read every map's output: none can have committed
@@ -409,8 +451,7 @@ func (m *Master) resume(r *resume) {
 		if rec.Addr != "" {
 			return true // on a worker: a reduce that cannot fetch it has the map run again
 		}
-		fi, err := os.Stat(rec.Output)
-		return err == nil && filepath.Dir(rec.Output) == m.jobDir && fi.Size() >= rec.Index[len(rec.Index)-1]
+		return filepath.Dir(rec.Output) == m.jobDir && shuffle.CheckIndex(rec.Output, m.opt.NReduce) == nil
 	}
 	done := func(id int) bool {
 		return m.out.exists(id)

@@ -36,7 +36,7 @@ func TestJournalResumesAndRefusesChanges(t *testing.T) {
 	for _, r := range []record{
 		{Epoch: new(int)},
 		{Sample: &sampleRecord{}},
-		{Map: &taskRecord{ID: 0, Output: "m0-a1", Index: []int64{0, 5, 9}, Stats: map[string]int64{"map_input_records": 2}}},
+		{Map: &taskRecord{ID: 0, Output: "m0-a1", Attempt: 1, Stats: map[string]int64{"map_input_records": 2}}},
 		{Epoch: &one},
 		{Reduce: &taskRecord{ID: 1}},
 	} {
@@ -93,9 +93,9 @@ func TestRestore(t *testing.T) {
 	r := &resume{
 		sample: &sampleRecord{},
 		maps: map[int]taskRecord{
-			0: {ID: 0, Output: "m0-a1", Index: index(2), Stats: map[string]int64{"map_input_records": 5}},
-			1: {ID: 1, Output: "m1-a1", Index: index(2)}, // its file is gone
-			2: {ID: 2, Output: "m2-a1", Index: index(2), Addr: "h:1", Owner: "w9"},
+			0: {ID: 0, Output: "m0-a1", Attempt: 1, Stats: map[string]int64{"map_input_records": 5}},
+			1: {ID: 1, Output: "m1-a1", Attempt: 1}, // its file is gone
+			2: {ID: 2, Output: "m2-a1", Attempt: 1, Addr: "h:1", Owner: "w9"},
 		},
 		reduces: map[int]taskRecord{0: {ID: 0}},
 	}

@@ -1,6 +1,8 @@
 package master
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -322,7 +324,9 @@ func New(opt Options) (*Master, error) {
 	}
 	for _, t := range tasks {
 		for _, sp := range t {
-			m.splits[sp] = true
+			if opt.ShipInputs {
+				m.splits[sp] = true
+			}
 		}
 	}
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
@@ -479,24 +483,91 @@ func (m *Master) Run(ctx context.Context) error {
 // succeeded. interrupted, when set, says why the job stopped before its
 // end.
 func (m *Master) summarise(interrupted string) error {
-	js := m.Snapshot(Query{Limit: -1, Workers: -1, History: true})
+	js := m.Snapshot(Query{Limit: summaryPage, Workers: -1, History: true})
 	if interrupted != "" {
 		js.State, js.Failure = "interrupted", interrupted
 	}
-	data, err := json.MarshalIndent(js, "", "\t")
-	if err != nil {
-		return fmt.Errorf("could not write %s: %w", SummaryFile, err)
-	}
 	m.out.clean() // uploads left in an object store go before the summary
-	if err := m.out.write(SummaryFile, append(data, '\n')); err != nil {
+	if err := m.out.write(SummaryFile, func(w io.Writer) error { return m.writeSummary(w, js) }); err != nil {
 		return fmt.Errorf("could not write %s: %w", SummaryFile, err)
 	}
 	if js.State == "succeeded" {
-		if err := m.out.write(SuccessFile, nil); err != nil {
+		if err := m.out.write(SuccessFile, func(io.Writer) error { return nil }); err != nil {
 			return fmt.Errorf("could not write %s: %w", SuccessFile, err)
 		}
 	}
 	return nil
+}
+
+// summaryPage is how many tasks the summary encodes at a time.
+var summaryPage = 10000
+
+// writeSummary writes js as indented JSON with every task of the job in
+// its task page, js holding the first summaryPage of them. The rest are
+// read and encoded a page at a time, so that the summary of a job of a
+// million tasks, some hundreds of megabytes of JSON, is never all in
+// memory at once.
+func (m *Master) writeSummary(w io.Writer, js JobStatus) error {
+	tasks := js.Tasks.Tasks
+	js.Tasks.Tasks = []TaskStatus{}
+	js.Tasks.Limit = -1
+	head, err := json.MarshalIndent(js, "", "\t")
+	if err != nil {
+		return err
+	}
+	// The task page's list is the one empty list named "tasks"; strings
+	// cannot hold the marker, since their quotes are escaped.
+	const marker = `"tasks": []`
+	at := bytes.Index(head, []byte(marker))
+	if at < 0 || len(tasks) == 0 {
+		_, err := w.Write(append(head, '\n'))
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	bw.Write(head[:at+len(marker)-1])
+	for off, sep := 0, ""; len(tasks) > 0; {
+		for _, t := range tasks {
+			b, err := json.MarshalIndent(t, "\t\t\t", "\t")
+			if err != nil {
+				return err
+			}
+			bw.WriteString(sep + "\n\t\t\t")
+			bw.Write(b)
+			sep = ","
+		}
+		if off += len(tasks); off >= js.Tasks.Total {
+			break
+		}
+		tasks = m.Snapshot(Query{Offset: off, Limit: summaryPage, Workers: 1, History: true}).Tasks.Tasks
+	}
+	bw.WriteString("\n\t\t]")
+	bw.Write(head[at+len(marker):])
+	bw.WriteByte('\n')
+	return bw.Flush()
+}
+
+// writeFile writes what write writes to path, durably, through a
+// temporary file and a rename, so a reader never sees part of it.
+func writeFile(path string, write func(io.Writer) error) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	err = write(f)
+	if serr := f.Sync(); err == nil {
+		err = serr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 // serve runs the job until it is over, or ctx ends (ctx.Err()).
@@ -785,7 +856,7 @@ func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 	} else {
 		outcome = m.sched.Complete(args, time.Now())
 	}
-	if outcome != Ignored {
+	if m.wakes(outcome, args.Task.Kind) {
 		m.broadcast()
 	}
 	events := m.sched.Events()
@@ -798,7 +869,7 @@ func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 		m.record(record{Sample: sample})
 	}
 	if outcome == Accepted && args.Task.Kind == mr.MapTask {
-		m.record(record{Map: &taskRecord{ID: args.Task.ID, Output: args.Output, Index: args.Index, Addr: args.Addr,
+		m.record(record{Map: &taskRecord{ID: args.Task.ID, Output: args.Output, Attempt: args.Task.Attempt, Epoch: args.Task.Epoch, Addr: args.Addr,
 			Owner: args.Worker, Stats: statsRecord(args.Stats), Counters: args.Counters}})
 	}
 	for _, e := range events {
@@ -832,14 +903,37 @@ func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 			m.record(record{Reduce: &taskRecord{ID: args.Task.ID, Stats: statsRecord(args.Stats), Counters: args.Counters}})
 		}
 		m.mu.Lock()
-		if m.sched.Committed(args.Task.ID, err, time.Now()) == Retrying {
+		if o := m.sched.Committed(args.Task.ID, err, time.Now()); o == Retrying {
 			m.opt.Logf("reduce task %d: %v; will retry", args.Task.ID, err)
+			m.broadcast()
+		} else if m.sched.Over() {
+			m.broadcast()
 		}
-		m.broadcast()
 		m.mu.Unlock()
 		reply.Accepted = err == nil
 	}
 	return nil
+}
+
+// wakes reports whether a report with outcome may have given waiting
+// workers something to do, so that they must be woken. A map task that
+// commits while others are still to commit does not, nor does a reduce
+// task, which first commits (see Committed): at the end of a phase of a
+// big job thousands of workers wait, and waking them all for every commit
+// costs more than the commits. They ask again within a poll anyway. The
+// caller holds m.mu.
+func (m *Master) wakes(o Outcome, kind mr.TaskKind) bool {
+	switch {
+	case o == Ignored:
+		return false
+	case o != Accepted || m.sched.Over():
+		return true
+	case kind == mr.MapTask:
+		return m.sched.mapsLeft == 0
+	case kind == mr.ReduceTask:
+		return false
+	}
+	return true
 }
 
 // where says where a segment lies, for the log.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,11 +155,32 @@ func (o *output) exists(id int) bool {
 	return err == nil
 }
 
-// write writes data as the output file base, whole or not at all.
-func (o *output) write(base string, data []byte) error {
+// write writes what write writes as the output file base, whole or not
+// at all: into the directory through a temporary file and a rename, or
+// into a local temporary file that is then uploaded.
+func (o *output) write(base string, write func(io.Writer) error) error {
+	if o.st == store.Local {
+		return writeFile(o.name(base), write)
+	}
+	tmp, err := os.CreateTemp("", "mr-"+base+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	if err := write(tmp); err != nil {
+		return err
+	}
+	size, err := tmp.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	return o.st.Put(ctx, o.name(base), strings.NewReader(string(data)), int64(len(data)))
+	return o.st.Put(ctx, o.name(base), tmp, size)
 }
 
 // clean removes the staging prefix: the uploads of attempts that lost,

@@ -1,7 +1,10 @@
 package master
 
 import (
+	"cmp"
 	"fmt"
+	"path/filepath"
+	"slices"
 	"time"
 
 	"gomr.dev/internal/inputs"
@@ -54,6 +57,7 @@ type attempt struct {
 	stats    mr.Stats
 	counters map[string]int64
 	mark     *mr.Mark // where its app code was last; see skip.go
+	size     int64    // a reduce's map output to merge, once it has said
 }
 
 type task struct {
@@ -64,18 +68,36 @@ type task struct {
 	lost     int       // lost attempts since the last attempt that was not lost
 	lostEver int       // lost attempts in all
 	lastErr  string
-	output   string  // the winning attempt's output file
-	index    []int64 // map: where each partition's run starts in output
-	addr     string  // map: the shuffle server holding output; "" when shared
-	owner    string  // map: the worker that wrote output
-	avoid    string  // a worker not to run this task again, if another can: its output could not be fetched, or its disk failed it
-	redone   int     // map: the scheduler's sequence number when its output was last lost
-	won      int     // the committing attempt, 1-based; 0 while none has
-	backedUp bool    // a backup attempt was started since the task last became idle
+	output   string     // the winning attempt's output file
+	wrote    mr.TaskRef // map: the attempt that wrote output, which names its file
+	addr     string     // map: the shuffle server holding output; "" when shared
+	owner    string     // map: the worker that wrote output
+	avoid    string     // a worker not to run this task again, if another can: its output could not be fetched, or its disk failed it
+	won      int        // the committing attempt, 1-based; 0 while none has
+	backedUp bool       // a backup attempt was started since the task last became idle
+	listed   bool       // in Scheduler.live
 
 	// skip is what the task knows of its bad records; nil until an
 	// attempt crashes in app code with the job skipping them (skip.go).
 	skip *taskSkip
+}
+
+// holds reports whether seg, as a reduce task names it, is in map task
+// t's committed output. A reducer knows a map output by its file's name
+// (mr.MapRange), not by the path on the worker that wrote it.
+func (t *task) holds(seg mr.Segment) bool {
+	return t.output != "" && filepath.Base(t.output) == filepath.Base(seg.Path) && t.addr == seg.Addr
+}
+
+// intern returns the one copy of name the scheduler keeps: each RPC
+// decodes a worker's name afresh, and a job of 200,000 tasks would
+// otherwise hold as many copies of a few thousand names.
+func (s *Scheduler) intern(name string) string {
+	if n, ok := s.names[name]; ok {
+		return n
+	}
+	s.names[name] = name
+	return name
 }
 
 // running reports whether any attempt is still in flight.
@@ -118,8 +140,20 @@ type Scheduler struct {
 	cfg         Config
 	maps        []task
 	reduces     []task
-	mapQueue    []int // idle map tasks in the order to run them; may hold stale entries
+	mapQueue    []int // map tasks to run again, in that order; may hold stale entries
 	reduceQueue []int
+	// Map tasks never started are handed out in claims; see claims.go.
+	fresh   []span           // ids never started nor claimed
+	claims  map[string]*span // each worker's claim, of ids not yet started
+	claimed int              // ids in claims
+	locs    mr.Locations     // where the map outputs are, for reduce tasks; nil when it must be built again
+	// live holds every task with an attempt in flight (and some that
+	// have none since), so that the periodic checks need not walk every
+	// task of a job with hundreds of thousands.
+	live []*task
+	// redos lists map outputs lost, by sequence number, so that a reduce
+	// attempt's heartbeat learns those lost since it started.
+	redos       []redoNote
 	mapsLeft    int
 	reducesLeft int
 	failure     string               // why the job failed; "" while it has not
@@ -136,7 +170,9 @@ type Scheduler struct {
 	recent   []Event                // the latest noteworthy events, oldest first, at most maxRecent
 	phases   [4]phaseTimes          // by mr.TaskKind
 	sizes    []int64                // bytes of input of each map task
-	parts    []int64                // bytes of committed map output in each partition
+	took     [4]durations           // how long each committed task took, by mr.TaskKind; see backup.go
+	recheck  [4]time.Time           // when backup may next look for stragglers, by mr.TaskKind
+	names    map[string]string      // one copy of each worker's name and address; see intern
 	ended    time.Time              // when the job ended; zero while it runs
 	skipped  []SkippedRecord        // the bad records left out, in the order decided (skip.go)
 }
@@ -182,11 +218,12 @@ func NewScheduler(cfg Config) *Scheduler {
 		counters:    make(map[string]int64),
 		info:        make(map[string]*workerInfo),
 		sizes:       make([]int64, len(cfg.Tasks)),
-		parts:       make([]int64, cfg.NReduce),
+		claims:      make(map[string]*span),
+		names:       make(map[string]string),
+		fresh:       []span{{0, len(cfg.Tasks)}},
 	}
 	for i := range s.maps {
 		s.maps[i].ref = mr.TaskRef{Kind: mr.MapTask, ID: i}
-		s.mapQueue = append(s.mapQueue, i)
 		for _, sp := range cfg.Tasks[i] {
 			s.sizes[i] += sp.Length
 		}
@@ -267,30 +304,37 @@ func (s *Scheduler) Assign(worker string, now time.Time) (mr.Action, mr.Task) {
 		return mr.Wait, mr.Task{}
 	}
 	if id, ok := s.popReduce(worker); ok {
-		return mr.Run, s.withRuns(s.start(&s.reduces[id], worker, now))
+		return mr.Run, s.withLocations(s.start(&s.reduces[id], worker, now))
 	}
 	if id, ok := s.backup(mr.ReduceTask, worker, now); ok {
-		return mr.Run, s.withRuns(s.startBackup(mr.ReduceTask, id, worker, now))
+		return mr.Run, s.withLocations(s.startBackup(mr.ReduceTask, id, worker, now))
 	}
 	return mr.Wait, mr.Task{}
 }
 
-// withRuns adds to reduce task t its partition of every map output.
-func (s *Scheduler) withRuns(t mr.Task) mr.Task {
-	id := t.ID
-	for m := range s.maps {
-		mt := &s.maps[m]
-		if n := mt.index[id+1] - mt.index[id]; n > 0 {
-			t.Runs = append(t.Runs, mr.Segment{Path: mt.output, Offset: mt.index[id], Length: n, Addr: mt.addr, Map: m})
-		}
-	}
+// withLocations tells reduce task t where every map output is.
+func (s *Scheduler) withLocations(t mr.Task) mr.Task {
+	t.Locations = s.locations()
 	return t
 }
 
-// popMap takes the first queued map task that worker should run. A task
+// popMap takes the next map task worker should run: one of its claim or
+// a new one (see claims.go), else one queued to run again, else one of
+// another worker's claim.
+func (s *Scheduler) popMap(worker string) (int, bool) {
+	if id, ok := s.claimMap(worker, false); ok {
+		return id, true
+	}
+	if id, ok := s.popQueued(worker); ok {
+		return id, true
+	}
+	return s.claimMap(worker, true)
+}
+
+// popQueued takes the first queued map task that worker should run. A task
 // whose output on worker could not be fetched goes to another worker,
 // if there is one, lest it land on the same broken server again.
-func (s *Scheduler) popMap(worker string) (int, bool) {
+func (s *Scheduler) popQueued(worker string) (int, bool) {
 	for i := 0; i < len(s.mapQueue); {
 		id := s.mapQueue[i]
 		t := &s.maps[id]
@@ -317,14 +361,21 @@ func (s *Scheduler) popReduce(worker string) (int, bool) {
 	for n, id := range s.reduceQueue {
 		t := &s.reduces[id]
 		if t.state == taskIdle && len(t.attempts) > 0 && t.attempts[len(t.attempts)-1].worker == worker && t.avoid != worker {
-			s.reduceQueue = append(s.reduceQueue[:n:n], s.reduceQueue[n+1:]...)
+			s.reduceQueue = slices.Delete(s.reduceQueue, n, n+1)
 			return id, true
 		}
 	}
 	if len(s.workers) > 1 {
 		for n, id := range s.reduceQueue {
-			if t := &s.reduces[id]; t.state == taskIdle && t.avoid != worker {
-				s.reduceQueue = append(s.reduceQueue[:n:n], s.reduceQueue[n+1:]...)
+			switch t := &s.reduces[id]; {
+			case t.state != taskIdle && n == 0:
+				s.reduceQueue = s.reduceQueue[1:] // stale: drop it, so the next poll need not walk it
+				return s.popReduce(worker)
+			case t.state == taskIdle && t.avoid != worker && n == 0:
+				s.reduceQueue = s.reduceQueue[1:]
+				return id, true
+			case t.state == taskIdle && t.avoid != worker:
+				s.reduceQueue = slices.Delete(s.reduceQueue, n, n+1)
 				return id, true
 			}
 		}
@@ -347,8 +398,12 @@ func pop(q *[]int, tasks []task) (int, bool) {
 
 func (s *Scheduler) start(t *task, worker string, now time.Time) mr.Task {
 	t.state = taskRunning
+	if !t.listed {
+		t.listed = true
+		s.live = append(s.live, t)
+	}
 	s.seq++
-	t.attempts = append(t.attempts, attempt{worker: worker, state: attemptRunning, lastHeard: now, seq: s.seq, started: now})
+	t.attempts = append(t.attempts, attempt{worker: s.intern(worker), state: attemptRunning, lastHeard: now, seq: s.seq, started: now})
 	if p := &s.phases[t.ref.Kind]; p.start.IsZero() {
 		p.start = now
 	}
@@ -377,15 +432,28 @@ func (s *Scheduler) Heartbeat(hb mr.HeartbeatArgs, now time.Time) (done bool, lo
 	a.lastHeard = now
 	if a.state == attemptRunning {
 		a.stats, a.counters = hb.Stats, hb.Counters
-	}
-	if ref.Kind == mr.ReduceTask {
-		for m := range s.maps {
-			if s.maps[m].redone > a.seq {
-				lost = append(lost, m)
-			}
+		if hb.Size > 0 {
+			a.size = hb.Size
 		}
 	}
+	if ref.Kind == mr.ReduceTask {
+		lost = s.lostSince(a.seq)
+	}
 	return t.state >= taskCommitting, lost
+}
+
+// redoNote says that map task id's output was lost at sequence number seq.
+type redoNote struct{ seq, id int }
+
+// lostSince lists the map tasks whose output was lost after sequence
+// number seq.
+func (s *Scheduler) lostSince(seq int) []int {
+	i, _ := slices.BinarySearchFunc(s.redos, seq+1, func(r redoNote, seq int) int { return cmp.Compare(r.seq, seq) })
+	var ids []int
+	for _, r := range s.redos[i:] {
+		ids = append(ids, r.id)
+	}
+	return ids
 }
 
 // Outcome is what a report did to the schedule.
@@ -464,13 +532,11 @@ func (s *Scheduler) Complete(rep mr.ReportArgs, now time.Time) Outcome {
 		s.settle(t)
 		return Retrying
 	}
-	if t.ref.Kind == mr.MapTask && !validIndex(rep.Index, len(s.reduces)) {
-		return Ignored // malformed; the task will time out and run again
-	}
 	a.state = attemptOK
 	a.stats, a.counters = rep.Stats, rep.Counters
 	t.lost = 0
 	t.won = rep.Task.Attempt
+	s.took[t.ref.Kind].add(a.ended.Sub(a.started))
 	if t.ref.Kind == mr.SampleTask {
 		s.info[a.worker].done++
 		s.commitSample(t, rep.Sample)
@@ -479,7 +545,8 @@ func (s *Scheduler) Complete(rep mr.ReportArgs, now time.Time) Outcome {
 	}
 	if t.ref.Kind == mr.MapTask {
 		t.state = taskDone
-		t.output, t.index, t.addr, t.owner = rep.Output, rep.Index, rep.Addr, rep.Worker
+		t.output, t.wrote, t.addr, t.owner = rep.Output, rep.Task, s.intern(rep.Addr), s.intern(rep.Worker)
+		s.locs = nil
 		s.mapsLeft--
 		s.count(t, 1)
 		s.phaseEnd(t, s.mapsLeft, now)
@@ -501,11 +568,6 @@ func (s *Scheduler) count(t *task, sign int64) {
 	}
 	for name, v := range a.counters {
 		s.counters[name] += sign * v
-	}
-	if t.ref.Kind == mr.MapTask {
-		for p := range s.parts {
-			s.parts[p] += sign * (t.index[p+1] - t.index[p])
-		}
 	}
 	if w := s.info[a.worker]; w != nil {
 		w.done += int(sign)
@@ -543,7 +605,7 @@ func (s *Scheduler) unreachable(t *task, a *attempt, rep mr.ReportArgs, now time
 			continue
 		}
 		mt := &s.maps[seg.Map]
-		if mt.state == taskDone && mt.output == seg.Path && mt.addr == seg.Addr {
+		if mt.state == taskDone && mt.holds(seg) {
 			mt.avoid = mt.owner
 			s.redo(mt, fmt.Sprintf("reduce task %d could not fetch its output from %s; running it again", t.ref.ID, seg.Addr), now)
 		}
@@ -578,7 +640,7 @@ func (s *Scheduler) corrupt(t *task, a *attempt, rep mr.ReportArgs, now time.Tim
 			continue
 		}
 		mt := &s.maps[seg.Map]
-		if mt.state == taskDone && mt.output == seg.Path && mt.addr == seg.Addr {
+		if mt.state == taskDone && mt.holds(seg.Segment) {
 			mt.avoid = mt.owner
 			s.redo(mt, fmt.Sprintf("reduce task %d found its output corrupt; running it again", t.ref.ID), now)
 			redone++
@@ -646,19 +708,22 @@ func (s *Scheduler) redo(t *task, why string, now time.Time) {
 	t.won = 0
 	t.state = taskIdle
 	t.backedUp = false
-	t.output, t.index, t.addr, t.owner = "", nil, "", ""
+	t.output, t.wrote, t.addr, t.owner = "", mr.TaskRef{}, "", ""
+	s.locs = nil
 	s.seq++
-	t.redone = s.seq
+	s.redos = append(s.redos, redoNote{s.seq, t.ref.ID})
 	s.mapsLeft++
 	s.phases[mr.MapTask].end = time.Time{}
 	s.mapQueue = append(s.mapQueue, t.ref.ID)
 }
 
-// needed reports whether a committed map task's output is still to be
-// read by some reduce task that has not committed.
-func (s *Scheduler) needed(t *task) bool {
+// needed reports whether committed map output is still to be read: some
+// reduce task has not committed. (Whether the output holds anything for
+// that reduce task is in the file's index, which the master does not
+// keep.)
+func (s *Scheduler) needed() bool {
 	for r := range s.reduces {
-		if s.reduces[r].state < taskCommitting && t.index[r+1] > t.index[r] {
+		if s.reduces[r].state < taskCommitting {
 			return true
 		}
 	}
@@ -789,65 +854,76 @@ func (s *Scheduler) Expire(now time.Time) []Event {
 		}
 	}
 	events := s.Events()
-	for _, tasks := range [][]task{s.sample.tasks, s.maps, s.reduces} {
-		for i := range tasks {
-			t := &tasks[i]
-			if t.state != taskRunning {
+	s.prune()
+	for _, t := range s.live {
+		if t.state != taskRunning {
+			continue
+		}
+		for n := range t.attempts {
+			a := &t.attempts[n]
+			silent := now.Sub(a.lastHeard)
+			if a.state != attemptRunning || silent <= s.cfg.TaskTimeout {
 				continue
 			}
-			for n := range t.attempts {
-				a := &t.attempts[n]
-				silent := now.Sub(a.lastHeard)
-				if a.state != attemptRunning || silent <= s.cfg.TaskTimeout {
-					continue
-				}
-				s.lose(t, a, now)
-				s.skipLost(t, n+1, now)
-				ref := t.ref
-				ref.Attempt = n + 1
-				e := Event{now, ref, a.worker, fmt.Sprintf("lost after %v of silence; running it again", silent.Round(time.Millisecond))}
-				s.note(e)
-				events = append(events, e)
-				if t.lost >= s.cfg.MaxLost && s.failure == "" {
-					s.fail(t, fmt.Sprintf("lost %d times in a row: the workers running it keep dying or going silent (last: %s)", t.lost, a.worker))
-				}
+			s.lose(t, a, now)
+			s.skipLost(t, n+1, now)
+			ref := t.ref
+			ref.Attempt = n + 1
+			e := Event{now, ref, a.worker, fmt.Sprintf("lost after %v of silence; running it again", silent.Round(time.Millisecond))}
+			s.note(e)
+			events = append(events, e)
+			if t.lost >= s.cfg.MaxLost && s.failure == "" {
+				s.fail(t, fmt.Sprintf("lost %d times in a row: the workers running it keep dying or going silent (last: %s)", t.lost, a.worker))
 			}
-			s.settle(t)
 		}
+		s.settle(t)
 	}
 	return events
+}
+
+// prune drops from live the tasks with no attempt in flight.
+func (s *Scheduler) prune() {
+	kept := s.live[:0]
+	for _, t := range s.live {
+		if t.running() {
+			kept = append(kept, t)
+		} else {
+			t.listed = false
+		}
+	}
+	clear(s.live[len(kept):])
+	s.live = kept
 }
 
 // bury declares worker dead after silent of silence.
 func (s *Scheduler) bury(worker string, silent time.Duration, now time.Time) {
 	delete(s.workers, worker)
 	s.dead[worker] = true
-	for _, tasks := range [][]task{s.sample.tasks, s.maps, s.reduces} {
-		for i := range tasks {
-			t := &tasks[i]
-			for n := range t.attempts {
-				a := &t.attempts[n]
-				if a.worker != worker || a.state != attemptRunning {
-					continue
-				}
-				s.lose(t, a, now)
-				s.skipLost(t, n+1, now)
-				ref := t.ref
-				ref.Attempt = n + 1
-				s.event(Event{now, ref, worker, fmt.Sprintf("lost: the worker was silent for %v and is dead; running it again", silent.Round(time.Millisecond))})
-				if t.lost >= s.cfg.MaxLost && s.failure == "" {
-					s.fail(t, fmt.Sprintf("lost %d times in a row: the workers running it keep dying or going silent (last: %s)", t.lost, worker))
-				}
+	s.release(worker)
+	s.prune()
+	for _, t := range s.live {
+		for n := range t.attempts {
+			a := &t.attempts[n]
+			if a.worker != worker || a.state != attemptRunning {
+				continue
 			}
-			s.settle(t)
+			s.lose(t, a, now)
+			s.skipLost(t, n+1, now)
+			ref := t.ref
+			ref.Attempt = n + 1
+			s.event(Event{now, ref, worker, fmt.Sprintf("lost: the worker was silent for %v and is dead; running it again", silent.Round(time.Millisecond))})
+			if t.lost >= s.cfg.MaxLost && s.failure == "" {
+				s.fail(t, fmt.Sprintf("lost %d times in a row: the workers running it keep dying or going silent (last: %s)", t.lost, worker))
+			}
 		}
+		s.settle(t)
 	}
-	if s.Over() {
+	if s.Over() || !s.needed() {
 		return
 	}
 	for i := range s.maps {
 		t := &s.maps[i]
-		if t.state == taskDone && t.owner == worker && t.addr != "" && s.needed(t) {
+		if t.state == taskDone && t.owner == worker && t.addr != "" {
 			s.redo(t, "its output was lost with its worker; running it again", now)
 		}
 	}

@@ -19,20 +19,39 @@ func newTestScheduler(nMap, nReduce int) *Scheduler {
 	return NewScheduler(Config{Tasks: tasks, NReduce: nReduce, TaskTimeout: 10 * time.Second, WorkerTimeout: time.Hour, MaxAttempts: 3, MaxLost: 5, Start: t0})
 }
 
-// index is a partition index for n partitions of 10 bytes each.
-func index(n int) []int64 {
-	idx := make([]int64, n+1)
-	for i := range idx {
-		idx[i] = int64(10 * i)
+// runs lists the map outputs reduce task r is told to read, in map task
+// order, as it names them in reports.
+func runs(t *testing.T, r mr.Task) []mr.Segment {
+	t.Helper()
+	srcs, err := r.Locations.Sources(r.NMap)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return idx
+	segs := make([]mr.Segment, r.NMap)
+	for _, src := range srcs {
+		for _, rg := range src.Maps {
+			for id := rg.First; id < rg.First+rg.Count; id++ {
+				segs[id] = mr.Segment{Path: rg.Ref(id).File("m"), Addr: src.Addr, Map: id}
+			}
+		}
+	}
+	return segs
+}
+
+// readsFrom lists the map outputs r reads as "name@addr", in map task order.
+func readsFrom(t *testing.T, r mr.Task) string {
+	t.Helper()
+	var out []string
+	for _, s := range runs(t, r) {
+		out = append(out, s.Path+"@"+s.Addr)
+	}
+	return strings.Join(out, " ")
 }
 
 func ok(w string, t mr.Task, nReduce int) mr.ReportArgs {
 	rep := mr.ReportArgs{Worker: w, Task: t.TaskRef}
 	if t.Kind == mr.MapTask {
-		rep.Output = fmt.Sprintf("m%d-a%d", t.ID, t.Attempt)
-		rep.Index = index(nReduce)
+		rep.Output = t.File("m")
 	} else {
 		rep.Output = fmt.Sprintf("out%d-a%d", t.ID, t.Attempt)
 	}
@@ -66,8 +85,8 @@ func TestHappyPath(t *testing.T) {
 	}
 	s.Complete(ok("b", m1, 2), t0)
 	r0 := mustAssign(t, s, "a", t0, mr.ReduceTask, 0)
-	if want := "[{m0-a1 0 10  0} {m1-a1 0 10  1}]"; fmt.Sprint(r0.Runs) != want {
-		t.Fatalf("reduce runs = %v; want %s", r0.Runs, want)
+	if got, want := readsFrom(t, r0), "m0-a1@ m1-a1@"; got != want {
+		t.Fatalf("reduce reads %s; want %s", got, want)
 	}
 	r1 := mustAssign(t, s, "b", t0, mr.ReduceTask, 1)
 	if o := s.Complete(ok("a", r0, 2), t0); o != Accepted {
@@ -87,21 +106,6 @@ func TestHappyPath(t *testing.T) {
 	}
 	if a, _ := s.Assign("a", t0); a != mr.Exit {
 		t.Fatalf("after the job, Assign = %v; want exit", a)
-	}
-}
-
-func TestEmptyPartitionsAreSkipped(t *testing.T) {
-	s := newTestScheduler(2, 2)
-	m0 := mustAssign(t, s, "a", t0, mr.MapTask, 0)
-	m1 := mustAssign(t, s, "a", t0, mr.MapTask, 1)
-	rep := ok("a", m0, 2)
-	rep.Index = []int64{0, 10, 10} // partition 1 is empty
-	s.Complete(rep, t0)
-	s.Complete(ok("a", m1, 2), t0)
-	mustAssign(t, s, "a", t0, mr.ReduceTask, 0)
-	r1 := mustAssign(t, s, "a", t0, mr.ReduceTask, 1)
-	if want := "[{m1-a1 10 10  1}]"; fmt.Sprint(r1.Runs) != want {
-		t.Fatalf("runs = %v; want %s", r1.Runs, want)
 	}
 }
 
@@ -132,8 +136,8 @@ func TestTimeoutReassigns(t *testing.T) {
 		t.Fatalf("second report = %v; want ignored", o)
 	}
 	r := mustAssign(t, s, "b", t0.Add(22*time.Second), mr.ReduceTask, 0)
-	if r.Runs[0].Path != "m0-a1" {
-		t.Fatalf("reduce reads %v; want the first attempt's run", r.Runs)
+	if got := readsFrom(t, r); got != "m0-a1@" {
+		t.Fatalf("reduce reads %s; want the first attempt's run", got)
 	}
 	// The slow attempt's heartbeat now learns the task is done.
 	if done, _ := s.Heartbeat(mr.HeartbeatArgs{Worker: "b", Task: second.TaskRef}, t0.Add(23*time.Second)); !done {
@@ -173,15 +177,8 @@ func TestUnknownReportsAreIgnored(t *testing.T) {
 		{Kind: mr.ReduceTask, ID: 0, Attempt: 1}, // not issued yet
 		{Kind: 0, ID: 0, Attempt: 1},
 	} {
-		if o := s.Complete(mr.ReportArgs{Worker: "x", Task: ref, Output: "x", Index: index(1)}, t0); o != Ignored {
+		if o := s.Complete(mr.ReportArgs{Worker: "x", Task: ref, Output: "x"}, t0); o != Ignored {
 			t.Errorf("Complete(%+v) = %v; want ignored", ref, o)
-		}
-	}
-	// A map report with the wrong number of partitions, or an index that
-	// goes backwards, is malformed.
-	for _, idx := range [][]int64{index(3), {0, 20, 10}, nil} {
-		if o := s.Complete(mr.ReportArgs{Worker: "a", Task: mr.TaskRef{Kind: mr.MapTask, ID: 0, Attempt: 1}, Output: "x", Index: idx}, t0); o != Ignored {
-			t.Errorf("report with index %v = %v; want ignored", idx, o)
 		}
 	}
 }
@@ -357,8 +354,8 @@ func TestDeadWorkersMapOutputRunsAgain(t *testing.T) {
 		t.Fatalf("Complete(m0 again) = %v", o)
 	}
 	r1 := mustAssign(t, s, "a2", t0.Add(7*time.Second), mr.ReduceTask, 1)
-	if want := "[{m0-a2 10 10 10.0.0.2:7000 0} {m1-a1 10 10 10.0.0.2:7000 1}]"; fmt.Sprint(r1.Runs) != want {
-		t.Fatalf("runs = %v; want %s", r1.Runs, want)
+	if got, want := readsFrom(t, r1), "m0-a2@10.0.0.2:7000 m1-a1@10.0.0.2:7000"; got != want {
+		t.Fatalf("reduce reads %s; want %s", got, want)
 	}
 	if st := s.Status(); st.Stats != (mr.Stats{}) || st.MapsDone != 2 {
 		t.Fatalf("status = %+v", st)
@@ -410,7 +407,7 @@ func TestDeadWorkersAttemptsAreLost(t *testing.T) {
 
 func TestUnreachableOutputRunsAgain(t *testing.T) {
 	s, r0 := deathScheduler(t, false)
-	rep := mr.ReportArgs{Worker: "b", Task: r0.TaskRef, Unreachable: []mr.Segment{r0.Runs[0]}}
+	rep := mr.ReportArgs{Worker: "b", Task: r0.TaskRef, Unreachable: []mr.Segment{runs(t, r0)[0]}}
 	if o := s.Complete(rep, t0.Add(time.Second)); o != Retrying {
 		t.Fatalf("Complete(unreachable) = %v; want retrying", o)
 	}
@@ -432,7 +429,7 @@ func TestUnreachableOutputRunsAgain(t *testing.T) {
 	// b gets reduce 0 back before reduce 1: its last attempt ran there.
 	r0b := mustAssign(t, s, "b", t0.Add(time.Second), mr.ReduceTask, 0)
 	mustAssign(t, s, "b", t0.Add(time.Second), mr.ReduceTask, 1)
-	stale := mr.ReportArgs{Worker: "b", Task: r0b.TaskRef, Unreachable: []mr.Segment{r0.Runs[0]}}
+	stale := mr.ReportArgs{Worker: "b", Task: r0b.TaskRef, Unreachable: []mr.Segment{runs(t, r0)[0]}}
 	s.Complete(stale, t0.Add(2*time.Second))
 	if ev := s.Events(); len(ev) != 0 || s.Status().MapsDone != 2 {
 		t.Fatalf("events = %v, maps done %d; a stale segment must not run a map again", ev, s.Status().MapsDone)

@@ -334,16 +334,21 @@ func (s *Scheduler) tasksOf(kind mr.TaskKind) []task {
 
 // taskBytes is the work a task has to do, in bytes, for weighing its
 // progress: its input for a map, its partition of the map output for a
-// reduce (0 until every map has committed), nothing for a sample task.
+// reduce (0 until an attempt has found and said how much that is),
+// nothing for a sample task.
 func (s *Scheduler) taskBytes(t *task) int64 {
 	switch t.ref.Kind {
 	case mr.MapTask:
 		return s.sizes[t.ref.ID]
 	case mr.ReduceTask:
-		if s.mapsLeft > 0 {
-			return 0
+		if t.won > 0 {
+			return t.attempts[t.won-1].stats[mr.ShuffleBytes] // all it read
 		}
-		return s.parts[t.ref.ID]
+		var most int64
+		for i := range t.attempts {
+			most = max(most, t.attempts[i].size)
+		}
+		return most
 	}
 	return 0
 }

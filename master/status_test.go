@@ -127,8 +127,13 @@ func TestSupersededAttempt(t *testing.T) {
 
 func TestSnapshotPagesAndFilters(t *testing.T) {
 	s := newTestScheduler(250, 3)
+	var started []mr.Task // ids as the claims give them out (claims.go)
 	for i := range 4 {
-		mustAssign(t, s, fmt.Sprintf("w%d", i), t0, mr.MapTask, i)
+		a, task := s.Assign(fmt.Sprintf("w%d", i), t0)
+		if a != mr.Run || task.Kind != mr.MapTask {
+			t.Fatalf("Assign = %v %v; want a map task", a, task.TaskRef)
+		}
+		started = append(started, task)
 	}
 	js := s.Snapshot(t0, Query{})
 	if len(js.Tasks.Tasks) != DefaultLimit || js.Tasks.Total != 253 || js.Tasks.Tasks[0].ID != 0 {
@@ -140,15 +145,15 @@ func TestSnapshotPagesAndFilters(t *testing.T) {
 	}
 	js = s.Snapshot(t0, Query{State: "running", Limit: -1})
 	if js.Tasks.Total != 4 || len(js.Tasks.Tasks) != 4 || js.Tasks.Tasks[3].Worker != "w3" {
-		t.Fatalf("running tasks: %+v; want maps 0-3 on w0-w3", js.Tasks)
+		t.Fatalf("running tasks: %+v; want 4 maps on w0-w3", js.Tasks)
 	}
 	if c := js.Tasks.Counts; c["running"] != 4 || c["idle"] != 249 {
 		t.Fatalf("counts = %v; want 4 running, 249 idle", c)
 	}
-	s.Complete(mr.ReportArgs{Worker: "w1", Task: mr.TaskRef{Kind: mr.MapTask, ID: 1, Attempt: 1}, Failure: "boom"}, t0)
+	s.Complete(mr.ReportArgs{Worker: "w1", Task: started[1].TaskRef, Failure: "boom"}, t0)
 	js = s.Snapshot(t0, Query{State: "troubled"})
-	if js.Tasks.Total != 1 || js.Tasks.Tasks[0].ID != 1 || js.Tasks.Tasks[0].LastError != "boom" || js.Tasks.Tasks[0].State != "idle" {
-		t.Fatalf("troubled tasks: %+v; want map 1, idle again, last error boom", js.Tasks)
+	if js.Tasks.Total != 1 || js.Tasks.Tasks[0].ID != started[1].ID || js.Tasks.Tasks[0].LastError != "boom" || js.Tasks.Tasks[0].State != "idle" {
+		t.Fatalf("troubled tasks: %+v; want w1's map, idle again, last error boom", js.Tasks)
 	}
 	if len(js.Events) != 1 || js.Events[0].What != "failed: boom" || js.Events[0].Worker != "w1" {
 		t.Fatalf("events = %+v; want the failure", js.Events)

@@ -69,7 +69,10 @@ type Split struct {
 // Segment is one map task's sorted run for one partition: Length bytes of
 // Path starting at Offset. Path is on the filesystem the master and the
 // workers share when Addr is empty; otherwise it is on the worker whose
-// shuffle server listens at Addr, which serves it to reducers.
+// shuffle server listens at Addr, which serves it to reducers. A reduce
+// task finds its segments itself, from the partition index at the end of
+// each map output file (see Task.Locations); it names them in its report
+// when they cannot be read.
 type Segment struct {
 	Path   string
 	Offset int64
@@ -107,10 +110,13 @@ func (r TaskRef) File(prefix string) string {
 // Task is an assignment handed to a worker.
 type Task struct {
 	TaskRef
-	Splits  []Split   // map and sample tasks: the inputs, each passed to Map in turn
-	Runs    []Segment // reduce tasks: this partition's runs, in map task order
-	NReduce int
-	NMap    int
+	Splits []Split // map and sample tasks: the inputs, each passed to Map in turn
+	// Locations, for a reduce task, says where every map task's committed
+	// output is; the task reads its partition of each, merged in map task
+	// order.
+	Locations Locations
+	NReduce   int
+	NMap      int
 	// MapMemory is the map-side sort buffer's budget in bytes.
 	MapMemory int
 	// MergeFactor is the most runs a merge reads at once.
@@ -234,6 +240,9 @@ type HeartbeatArgs struct {
 	// master's live view; see ReportArgs.
 	Stats    Stats
 	Counters map[string]int64
+	// Size, for a reduce attempt, is the bytes of map output it has to
+	// merge, once it knows: the master weighs its progress by it.
+	Size int64
 }
 
 type HeartbeatReply struct {
@@ -254,13 +263,12 @@ type ReportArgs struct {
 	// Failure is empty on success. Otherwise it says what went wrong, such
 	// as an app's panic message with the record it was working on.
 	Failure string
-	// Output and Index, for a successful map task: the file holding one
-	// sorted run per partition, and NReduce+1 offsets into it; partition
-	// p's run is Index[p]:Index[p+1], empty when they are equal.
-	// For a successful reduce task, Output is the finished output file,
-	// which the master renames into place if this attempt commits first.
+	// Output, for a successful map task, is the file holding one sorted
+	// run per partition, which ends with the partition index that says
+	// where each run is (internal/shuffle). For a successful reduce task,
+	// it is the finished output file, which the master renames into place
+	// if this attempt commits first.
 	Output string
-	Index  []int64
 	// Addr, for a map task whose output stays on the worker, is the
 	// worker's shuffle server, which serves Output to reducers. It is
 	// empty when Output is in the shared job directory.

@@ -118,6 +118,77 @@ scenario_split() {
 	pass split
 }
 
+# One master and 64 worker processes of one slot each (64 plugin loads on
+# this machine's few cores), the workers started first so that all 64
+# connect at once when the master comes up: a few hundred map tasks and 64
+# reduces, spread so that at least half the workers commit one; the output
+# is exact; every worker is told to exit, and exits 0 by itself within 10 s
+# of the master (leftovers are killed and fail the scenario); no scratch
+# directory is left, in the output directory or in the workers' TMPDIR.
+scenario_many_workers() {
+	local r=many-workers n=${MANY_WORKERS:-64} i
+	newdir $r
+	reference wc || { fail $r "mr seq failed"; return; }
+	mkdir tmp
+	# Started before the master, the workers retry the missing socket
+	# (backing off to 1 s); none can start too late to join the job.
+	local w=()
+	for ((i = 1; i <= n; i++)); do
+		TMPDIR=$PWD/tmp timeout -k 2 "$T" "$MR" worker --slots 1 "$APPS/wc.so" 2>"worker-$i.log" &
+		w+=($!)
+	done
+	PIDS+=("${w[@]}")
+	local start=$SECONDS
+	# 8 kB splits make ~235 map tasks of the ~1.9 MB inputs. --map-memory
+	# 1MiB: a map task's table starts with an arena of a quarter of its
+	# budget, so the default 64 MiB costs each tiny task a 16 MiB
+	# allocation, which adds ~5 s here.
+	timeout -k 2 "$T" "$MR" master --split-size 8000 --nreduce 64 --map-memory 1MiB "${INPUTS[@]}" 2>master.log &
+	local m=$!
+	PIDS+=("$m")
+	wait "$m"
+	local rc=$? took=$((SECONDS - start)) ended=$EPOCHREALTIME
+	# Wait, up to 10 s, for every worker; the master tells each to exit
+	# before it does (lingering at most 5 s for that).
+	local left=() p deadline=$((SECONDS + 10))
+	while :; do
+		left=()
+		for p in "${w[@]}"; do kill -0 "$p" 2>/dev/null && left+=("$p"); done
+		((${#left[@]} == 0 || SECONDS >= deadline)) && break
+		sleep 0.1
+	done
+	local lag
+	lag=$(awk -v a="$ended" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+	for p in "${left[@]}"; do
+		disown "$p" 2>/dev/null # no "Killed" notice from this shell
+		pkill -9 -P "$p"        # the worker, then the timeout around it
+		kill -9 "$p" 2>/dev/null
+	done
+	local bad=()
+	for ((i = 0; i < n; i++)); do
+		[[ " ${left[*]} " == *" ${w[$i]} "* ]] && continue
+		wait "${w[$i]}" || bad+=("worker $((i + 1)) exited $?: $(tail -1 "worker-$((i + 1)).log")")
+	done
+	((rc == 0)) || { fail $r "master exited $rc: $(tail -1 master.log)"; return; }
+	((${#left[@]} == 0)) || { fail $r "${#left[@]} of $n workers still running 10 s after the master exited; killed"; return; }
+	((${#bad[@]} == 0)) || { fail $r "${#bad[@]} workers failed; ${bad[0]}"; return; }
+	same $r || return
+	local sum=mr-job.json maps joined committed lost dead
+	[[ -f $sum ]] || { fail $r "no mr-job.json"; return; }
+	maps=$(jq '[.tasks.tasks[] | select(.kind == "map")] | length' $sum)
+	# A worker declared dead rejoins as ID~1: count processes, not names.
+	joined=$(jq '[.workers.workers[].id | sub("~[0-9]+$"; "")] | unique | length' $sum)
+	dead=$(jq '.workers.dead' $sum)
+	committed=$(jq '[.tasks.tasks[] | select(.state == "done") | .worker] | unique | length' $sum)
+	lost=$(jq '.counters.builtin.attempts_lost' $sum)
+	((maps >= 200)) || { fail $r "only $maps map tasks; want a few hundred"; return; }
+	((joined == n)) || { fail $r "$joined of $n workers reached the master"; return; }
+	((committed >= n / 2)) || { fail $r "only $committed of $n workers committed a task"; return; }
+	[[ -z $(find . -maxdepth 1 -name '.mr-*') ]] || { fail $r "scratch directory left behind"; return; }
+	[[ -z $(ls -A tmp) ]] || { fail $r "left in the workers' TMPDIR: $(ls -A tmp | head -3 | tr '\n' ' ')"; return; }
+	pass "$r ($n workers, $committed committed tasks, $maps map tasks, $lost attempts lost, $dead declared dead, ${took}s, the last worker gone ${lag}s after the master)"
+}
+
 scenario_map_parallel() {
 	newdir map-parallel
 	cluster mtiming 2 || { fail map-parallel "master exited $?"; return; }
@@ -747,7 +818,7 @@ scenario_master_killed() {
 	done
 }
 
-ALL=(wc indexer split spill map_parallel reduce_parallel job_count early_exit crash worker_killed worker_stopped corrupt master_killed secret ship_app net_shuffle run run_crash bad_input poison skip sort)
+ALL=(wc indexer split many_workers spill map_parallel reduce_parallel job_count early_exit crash worker_killed worker_stopped corrupt master_killed secret ship_app net_shuffle run run_crash bad_input poison skip sort)
 want=("$@")
 ((${#want[@]})) || want=("${ALL[@]}")
 for s in "${want[@]}"; do

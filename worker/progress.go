@@ -24,6 +24,9 @@ type progress struct {
 	// stop is set when the master says another attempt of the task has
 	// committed, so this one's work is no longer needed.
 	stop atomic.Bool
+	// size, for a reduce task, is the bytes of map output it merges,
+	// once it has found them all.
+	size atomic.Int64
 
 	mu       sync.Mutex       // guards counters
 	counters map[string]int64 // app counters attributed to this attempt, cumulative

@@ -15,6 +15,7 @@ import (
 
 	"gomr.dev/internal/app"
 	"gomr.dev/internal/inputs"
+	"gomr.dev/internal/shuffle"
 	"gomr.dev/mr"
 )
 
@@ -81,7 +82,7 @@ func TestRunMapCounts(t *testing.T) {
 		if rep.Failure != "" {
 			t.Fatal(rep.Failure)
 		}
-		fi, err := os.Stat(rep.Output)
+		last, err := shuffle.PartitionOf(rep.Output, 0, 1, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +91,7 @@ func TestRunMapCounts(t *testing.T) {
 		want[mr.MapInputBytes] = 21
 		want[mr.MapOutputRecords] = 6
 		want[mr.MapOutputBytes] = 16 + 6
-		want[mr.MapOutputMaterialized] = fi.Size()
+		want[mr.MapOutputMaterialized] = last.Offset + last.Length // where the runs end
 		if combine {
 			// Nothing spills, so Combine sees each of the 4 keys once,
 			// with all its values.
@@ -109,18 +110,29 @@ func TestRunMapCounts(t *testing.T) {
 	}
 }
 
+// localEnv is where a reduce task with only shared map output gets its
+// input and puts its files.
+func localEnv(t *testing.T, task mr.Task) reduceEnv {
+	g := &gatherer{t: task, off: &writtenOff{}}
+	return reduceEnv{scratch: t.TempDir(), gather: func(dir, kept string) (gathered, error) {
+		return g.gather(context.Background(), dir, kept)
+	}}
+}
+
 func TestRunReduceCounts(t *testing.T) {
 	splits := writeCounterInputs(t)
 	dir := t.TempDir()
-	var runs []mr.Segment
 	var shuffled int64
 	for i, s := range splits {
 		rep := runMap(fieldsApp(false), mapTask(dir, i, []mr.Split{s}), inputs.Read, &progress{})
 		if rep.Failure != "" {
 			t.Fatal(rep.Failure)
 		}
-		runs = append(runs, mr.Segment{Path: rep.Output, Offset: rep.Index[0], Length: rep.Index[1] - rep.Index[0], Map: i})
-		shuffled += rep.Index[1] - rep.Index[0]
+		seg, err := shuffle.PartitionOf(rep.Output, i, 1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shuffled += seg.Length
 	}
 	first := func(_ string, values iter.Seq[string]) string {
 		for v := range values {
@@ -146,11 +158,9 @@ func TestRunReduceCounts(t *testing.T) {
 		{"iterator, no values", &app.App{ReduceIter: func(string, iter.Seq[string]) string { return "x" }}, "a x\ncat x\ndog x\nthe x\n", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			task := mr.Task{TaskRef: mr.TaskRef{Kind: mr.ReduceTask, Attempt: 1}, Runs: runs, NReduce: 1,
-				MergeFactor: 2, Dir: t.TempDir()}
-			env := reduceEnv{scratch: t.TempDir(), fetch: func(segs []mr.Segment, _, _ string) ([]mr.Segment, []mr.Segment, error) {
-				return segs, nil, nil
-			}}
+			task := reduceTask(dir, 0, 1, len(splits), located("", 0, len(splits)))
+			task.MergeFactor = 2
+			env := localEnv(t, task)
 			prog := &progress{}
 			rep := runReduce(tc.app, task, env, prog)
 			if rep.Failure != "" {
@@ -258,44 +268,31 @@ func TestHeartbeatCarriesProgress(t *testing.T) {
 	}
 }
 
-// A fetch counts the bytes it copies over the network, not the copies it
-// finds kept, and takes back the bytes of a try that fails.
+// A fetch takes back the bytes of a run that does not arrive whole. (That
+// it counts what it copies, and not the copies it finds kept, is
+// TestGatherFetchesOncePerWorker's and TestFetchReusesKeptCopies'.)
 func TestFetchCountsBytes(t *testing.T) {
 	secret := []byte("a-secret-of-16-bytes-or-more")
-	_, seg := serveOne(t, secret)
-	kept := t.TempDir()
-	old := mr.Segment{Path: "/elsewhere/m4-a1", Length: 3, Addr: "127.0.0.1:1", Map: 4}
-	os.WriteFile(filepath.Join(kept, copyName(old)), []byte("old"), 0o644)
-	f := newFetcher(secret, nil)
-	defer f.close()
-	var fetched atomic.Int64
-	_, unreachable, err := f.fetch(context.Background(), []mr.Segment{old, seg}, t.TempDir(), kept, "", &writtenOff{}, &fetched)
-	if err != nil || len(unreachable) != 0 {
-		t.Fatalf("fetch: %v, unreachable %v", err, unreachable)
-	}
-	if n := fetched.Load(); n != seg.Length {
-		t.Errorf("fetched %d bytes; want %d", n, seg.Length)
-	}
-
-	// A server that sends 3 bytes of the 5 it promises, then hangs up.
+	// A server that sends 3 bytes of a run of 5 it promises, then hangs up.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	short := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Length", "5")
-		w.Write([]byte("234"))
+		w.Write([]byte{partOK, 5, '2', '3', '4'})
 	})}
 	go short.Serve(&authListener{Listener: ln, secret: secret, logf: t.Logf})
 	defer short.Close()
-	cut := mr.Segment{Path: "m5-a1", Length: 5, Addr: ln.Addr().String(), Map: 5}
-	fetched.Store(0)
-	_, unreachable, err = f.fetch(context.Background(), []mr.Segment{cut}, t.TempDir(), "", "", &writtenOff{}, &fetched)
-	if err != nil || len(unreachable) != 1 {
-		t.Fatalf("fetch of a short segment: %v, unreachable %v", err, unreachable)
+	f := newFetcher(secret, nil)
+	defer f.close()
+	var fetched atomic.Int64
+	g := &gatherer{t: reduceTask(t.TempDir(), 0, 1, 1, located(ln.Addr().String(), 0, 1)), f: f, off: &writtenOff{}, fetched: &fetched}
+	in, err := g.gather(context.Background(), t.TempDir(), "")
+	if err != nil || len(in.unreachable) != 1 {
+		t.Fatalf("fetch of a short run: %v, unreachable %v", err, in.unreachable)
 	}
 	if n := fetched.Load(); n != 0 {
-		t.Errorf("fetched %d bytes of a segment that never arrived whole", n)
+		t.Errorf("fetched %d bytes of a run that never arrived whole", n)
 	}
 }
 

@@ -1,16 +1,16 @@
 package worker
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"log"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,14 +20,14 @@ import (
 	"time"
 
 	"gomr.dev/internal/auth"
-	"gomr.dev/mr"
+	"gomr.dev/internal/shuffle"
 )
 
 // The shuffle server is how map output that stays on a worker reaches the
 // reducers. It speaks HTTP on connections that first pass the same
 // handshake as the master's (internal/auth), so with a secret nobody
 // without it gets a byte, and it serves only the map outputs this worker
-// committed, as "GET /map/NAME?off=N&len=M".
+// committed, as one stream per reducer (see servePart).
 
 const (
 	// fetchParallel is how many segments a reduce task fetches at once.
@@ -110,7 +110,7 @@ func startShuffle(o ShuffleOptions, dir, host string, logf func(string, ...any))
 		files: make(map[string]bool),
 	}
 	s.srv = &http.Server{
-		Handler:           http.HandlerFunc(s.serveMap),
+		Handler:           http.HandlerFunc(s.route),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       time.Minute,
 		ErrorLog:          log.New(io.Discard, "", 0),
@@ -120,6 +120,14 @@ func startShuffle(o ShuffleOptions, dir, host string, logf func(string, ...any))
 		s.srv.Serve(&authListener{Listener: ln, secret: o.Secret, logf: logf})
 	}()
 	return s, nil
+}
+
+func (s *shuffleServer) route(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/part" {
+		http.NotFound(w, r)
+		return
+	}
+	s.servePart(w, r)
 }
 
 // publish makes the file dir/name available to fetchers.
@@ -155,41 +163,95 @@ func (s *shuffleServer) close() {
 	<-s.done
 }
 
-func (s *shuffleServer) serveMap(w http.ResponseWriter, r *http.Request) {
-	name, ok := cutPrefix(r.URL.Path, "/map/")
-	off, err1 := strconv.ParseInt(r.URL.Query().Get("off"), 10, 64)
-	n, err2 := strconv.ParseInt(r.URL.Query().Get("len"), 10, 64)
-	if r.Method != http.MethodGet || !ok || err1 != nil || err2 != nil || off < 0 || n < 0 {
+// servePart answers "POST /part?p=P&n=N", whose body names map outputs
+// this worker holds, one per line, with partition P of each (of N), as
+// one stream in the order asked: per output a frame of a status byte, a
+// uvarint length, and that many bytes, the run itself (partOK), or why it
+// cannot be had (partMissing: not held here; partDamaged: its index is
+// bad). A reducer asks each worker once for all the map outputs it needs
+// from it, whatever their number.
+func (s *shuffleServer) servePart(w http.ResponseWriter, r *http.Request) {
+	p, err1 := strconv.Atoi(r.URL.Query().Get("p"))
+	n, err2 := strconv.Atoi(r.URL.Query().Get("n"))
+	if r.Method != http.MethodPost || err1 != nil || err2 != nil || p < 0 || p >= n {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxPartRequest))
+	if err != nil {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	names := strings.Fields(string(body))
+	w.Header().Set("Content-Type", "application/octet-stream")
+	bw := bufio.NewWriterSize(w, 64<<10)
+	defer bw.Flush()
+	for _, name := range names {
+		if err := s.writePart(bw, name, p, n); err != nil {
+			return // the reducer went away, or this side's disk failed: it will see the stream end early
+		}
+	}
+}
+
+// maxPartRequest bounds a part request's list of names.
+const maxPartRequest = 64 << 20
+
+// Frame statuses of a part stream.
+const (
+	partOK byte = iota
+	partMissing
+	partDamaged
+)
+
+// writePart writes one frame of a part stream: partition p of the map
+// output name, or why not.
+func (s *shuffleServer) writePart(w io.Writer, name string, p, n int) error {
+	frame := func(status byte, data []byte) error {
+		hdr := binary.AppendUvarint([]byte{status}, uint64(len(data)))
+		if _, err := w.Write(hdr); err != nil {
+			return err
+		}
+		_, err := w.Write(data)
+		return err
 	}
 	s.mu.Lock()
 	published := s.files[name]
 	s.mu.Unlock()
-	if !published {
-		http.Error(w, "no such map output", http.StatusNotFound)
-		return
+	if !cleanName(name) || !published {
+		return frame(partMissing, []byte("no such map output"))
 	}
 	f, err := os.Open(filepath.Join(s.dir, name))
 	if err != nil {
-		http.Error(w, "no such map output", http.StatusNotFound)
-		return
+		return frame(partMissing, []byte(err.Error()))
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || off+n > fi.Size() {
-		http.Error(w, "range outside the map output", http.StatusRequestedRangeNotSatisfiable)
-		return
+	fi, err := f.Stat()
+	if err != nil {
+		return frame(partMissing, []byte(err.Error()))
 	}
-	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
-	w.Header().Set("Content-Type", "application/octet-stream")
-	io.Copy(w, io.NewSectionReader(f, off, n))
+	ix, err := shuffle.ReadIndex(f, fi.Size(), n)
+	var off, length int64
+	if err == nil {
+		off, length, err = ix.Partition(p)
+	}
+	if err != nil {
+		return frame(partDamaged, []byte(err.Error()))
+	}
+	hdr := binary.AppendUvarint([]byte{partOK}, uint64(length))
+	if _, err := w.Write(hdr); err != nil {
+		return err
+	}
+	// Past the header the reducer counts on exactly length bytes; if the
+	// file cannot give them, cutting the stream short is the only way to
+	// say so.
+	_, err = io.Copy(w, io.NewSectionReader(f, off, length))
+	return err
 }
 
-// cutPrefix returns the file name after prefix, refusing paths into
-// other directories.
-func cutPrefix(s, prefix string) (string, bool) {
-	name, ok := strings.CutPrefix(s, prefix)
-	return name, ok && name != "" && name != "." && name != ".." && !strings.Contains(name, "/")
+// cleanName reports whether name names a file in the served directory,
+// not one elsewhere.
+func cleanName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.Contains(name, "/")
 }
 
 // authListener hands out connections that run the server side of the
@@ -252,7 +314,8 @@ func (c *idleConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
-// fetcher copies segments from other workers' shuffle servers.
+// fetcher copies partitions of map output from other workers' shuffle
+// servers; see gather.go.
 type fetcher struct {
 	client *http.Client
 }
@@ -289,168 +352,6 @@ func (f *fetcher) close() { f.client.CloseIdleConnections() }
 // errUnreachable marks a fetch that failed at the owner's end, as opposed
 // to writing the copy here.
 var errUnreachable = errors.New("unreachable")
-
-// writtenOff collects the map tasks whose output the master has declared
-// lost, as heard in heartbeats, so that fetches of it stop at once rather
-// than wait out a dead host's timeouts.
-type writtenOff struct {
-	mu   sync.Mutex            // guards maps
-	maps map[int]chan struct{} // closed once the map task is written off
-}
-
-func (w *writtenOff) ch(m int) chan struct{} {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.maps == nil {
-		w.maps = make(map[int]chan struct{})
-	}
-	c := w.maps[m]
-	if c == nil {
-		c = make(chan struct{})
-		w.maps[m] = c
-	}
-	return c
-}
-
-// add writes off the map tasks ids. It may be called any number of times.
-func (w *writtenOff) add(ids []int) {
-	for _, m := range ids {
-		c := w.ch(m)
-		w.mu.Lock()
-		select {
-		case <-c:
-		default:
-			close(c)
-		}
-		w.mu.Unlock()
-	}
-}
-
-// copyName names the local copy of a segment, the same in every attempt
-// of a reduce task, so that a later attempt can find an earlier one's.
-func copyName(s mr.Segment) string {
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%s\x00%s\x00%d\x00%d", s.Addr, s.Path, s.Offset, s.Length)
-	return fmt.Sprintf("m%d-%016x", s.Map, h.Sum64())
-}
-
-// fetch makes local copies, in dir, of the segments in segs that live on
-// other workers, at most fetchParallel at once, trying each fetchTries
-// times. Copies that an earlier attempt left complete in kept ("" for
-// none) are moved over rather than fetched again. Segments readable here
-// (shared, or this worker's own, served from self) are returned as they
-// are. A fetch of a map task that off writes off stops at once. It returns
-// segs with fetched ones replaced by their copies, and the segments whose
-// owners could not be reached or that were written off; err is a failure
-// on this side, such as a full disk.
-//
-// The bytes copied over the network are added to fetched, when it is not
-// nil, as they arrive; a try that fails takes its bytes back out, so at
-// the end fetched has grown by the length of the segments fetched. Copies
-// moved over from kept are not counted: this call did not fetch them.
-func (f *fetcher) fetch(ctx context.Context, segs []mr.Segment, dir, kept, self string, off *writtenOff, fetched *atomic.Int64) (local, unreachable []mr.Segment, err error) {
-	local = make([]mr.Segment, len(segs))
-	errs := make([]error, len(segs))
-	sem := make(chan struct{}, fetchParallel)
-	var wg sync.WaitGroup
-	for i, s := range segs {
-		if s.Addr == "" || s.Addr == self {
-			local[i] = s
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			path := filepath.Join(dir, copyName(s))
-			local[i] = mr.Segment{Path: path, Length: s.Length, Map: s.Map}
-			if kept != "" {
-				old := filepath.Join(kept, copyName(s))
-				if fi, err := os.Stat(old); err == nil && fi.Size() == s.Length && os.Rename(old, path) == nil {
-					return
-				}
-			}
-			fctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			gone := off.ch(s.Map)
-			go func() {
-				select {
-				case <-gone:
-					cancel()
-				case <-fctx.Done():
-				}
-			}()
-			for try := 1; ; try++ {
-				errs[i] = f.get(fctx, s, path, fetched)
-				if errs[i] == nil || try == fetchTries || !errors.Is(errs[i], errUnreachable) || !sleep(fctx, time.Duration(try)*300*time.Millisecond) {
-					break
-				}
-			}
-			select {
-			case <-gone:
-				if errs[i] != nil {
-					errs[i] = fmt.Errorf("%w: the master wrote off map %d's output on %s", errUnreachable, s.Map, s.Addr)
-				}
-			default:
-			}
-		}()
-	}
-	wg.Wait()
-	for i, e := range errs {
-		switch {
-		case e == nil:
-		case errors.Is(e, errUnreachable):
-			unreachable = append(unreachable, segs[i])
-		case err == nil:
-			err = e
-		}
-	}
-	if err == nil {
-		err = ctx.Err()
-	}
-	return local, unreachable, err
-}
-
-// get copies one segment into path, adding the bytes it copies to fetched
-// (when not nil) as they arrive, and taking them back out if it fails.
-func (f *fetcher) get(ctx context.Context, s mr.Segment, path string, fetched *atomic.Int64) (err error) {
-	u := url.URL{Scheme: "http", Host: s.Addr, Path: "/map/" + filepath.Base(s.Path),
-		RawQuery: fmt.Sprintf("off=%d&len=%d", s.Offset, s.Length)}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := f.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w: fetch map %d output from %s: %v", errUnreachable, s.Map, s.Addr, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%w: fetch map %d output from %s: %s", errUnreachable, s.Map, s.Addr, resp.Status)
-	}
-	out, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := &localWriter{w: out, fetched: fetched}
-	defer func() {
-		if err != nil && fetched != nil {
-			fetched.Add(-w.n)
-		}
-	}()
-	n, err := io.Copy(w, resp.Body)
-	if cerr := out.Close(); w.err == nil {
-		w.err = cerr
-	}
-	if w.err != nil {
-		return w.err // this side's failure, which another try will not mend
-	}
-	if err != nil || n != s.Length {
-		return fmt.Errorf("%w: fetch map %d output from %s: got %d of %d bytes: %v", errUnreachable, s.Map, s.Addr, n, s.Length, err)
-	}
-	return nil
-}
 
 // localWriter remembers a write error, so that a copy can tell a failure
 // here from one at the far end, and counts the bytes written, in n and,

@@ -161,24 +161,25 @@ func TestSkipNarrowsMapToALine(t *testing.T) {
 	}
 }
 
-// reduceRuns writes the map output of the counter inputs for one
-// partition: the keys a, cat, dog and the.
-func reduceRuns(t *testing.T) []mr.Segment {
-	var runs []mr.Segment
-	for i, s := range writeCounterInputs(t) {
-		rep := runMap(fieldsApp(false), mapTask(t.TempDir(), i, []mr.Split{s}), inputs.Read, &progress{})
+// reduceRuns writes the map output of the counter inputs, with one
+// partition, to a directory, and returns it and the number of map tasks:
+// the keys are a, cat, dog and the.
+func reduceRuns(t *testing.T) (string, int) {
+	dir := t.TempDir()
+	splits := writeCounterInputs(t)
+	for i, s := range splits {
+		rep := runMap(fieldsApp(false), mapTask(dir, i, []mr.Split{s}), inputs.Read, &progress{})
 		if rep.Failure != "" {
 			t.Fatal(rep.Failure)
 		}
-		runs = append(runs, mr.Segment{Path: rep.Output, Offset: rep.Index[0], Length: rep.Index[1] - rep.Index[0], Map: i})
 	}
-	return runs
+	return dir, len(splits)
 }
 
 // A reduce marks a batch of keys at its first, marks each key of a suspect
 // batch, blames a key that panics, and leaves out a key the plan says to.
 func TestSkipReduceKey(t *testing.T) {
-	runs := reduceRuns(t)
+	dir, nMap := reduceRuns(t)
 	a := fieldsApp(false)
 	reduce := a.Reduce
 	a.Reduce = func(key string, values []string) string {
@@ -214,10 +215,9 @@ func TestSkipReduceKey(t *testing.T) {
 		{"a key left out", mr.SkipPlan{Records: []mr.Mark{{Key: "dog", Keys: 1, Record: true}}}, "a+4096 done", "", "a 1\ncat 2\nthe 2\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			task := mr.Task{TaskRef: mr.TaskRef{Kind: mr.ReduceTask, Attempt: 1}, Runs: runs, NReduce: 1, MergeFactor: 4, Dir: t.TempDir(), Skip: &tc.plan}
-			env := reduceEnv{scratch: t.TempDir(), fetch: func(segs []mr.Segment, _, _ string) ([]mr.Segment, []mr.Segment, error) {
-				return segs, nil, nil
-			}}
+			task := reduceTask(dir, 0, 1, nMap, located("", 0, nMap))
+			task.Skip = &tc.plan
+			env := localEnv(t, task)
 			fake := &markFake{}
 			rep := runReduce(a, task, env, &progress{marks: newMarker(task.Skip, a, "w", task.TaskRef, fake)})
 			if got := show(fake); got != tc.marks {

@@ -119,8 +119,8 @@ func runMap(a *app.App, t mr.Task, read func(mr.Split) ([]byte, error), prog *pr
 		rep.Failure = err.Error()
 		return rep
 	}
-	rep.Output, rep.Index = base, index
-	rep.Stats[mr.MapOutputMaterialized] = index[len(index)-1]
+	rep.Output = base
+	rep.Stats[mr.MapOutputMaterialized] = index[len(index)-1] // the runs, which the reducers read; not the index after them
 	return rep
 }
 
@@ -217,9 +217,10 @@ type reduceEnv struct {
 	// scratch is a directory for this task's temporary files: fetched
 	// segments and merge passes.
 	scratch string
-	// fetch copies the segments held by other workers into dir, moving
-	// over complete copies found in kept; see fetcher.fetch.
-	fetch func(segs []mr.Segment, dir, kept string) (local, unreachable []mr.Segment, err error)
+	// gather finds the task's runs, fetching those other workers hold
+	// into dir and taking over the copies an earlier attempt left in
+	// kept; see gatherer.gather.
+	gather func(dir, kept string) (gathered, error)
 	// put sends a piece of output to a master that collects it.
 	put func(mr.PutOutputArgs) (mr.PutOutputReply, error)
 	// upload, when set, sends the finished output to the store it goes
@@ -268,19 +269,21 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 		rep.Failure = err.Error()
 		return rep
 	}
-	runs, unreachable, err := env.fetch(t.Runs, fetched, adopted)
+	in, err := env.gather(fetched, adopted)
 	if err != nil {
 		rep.Failure = fmt.Sprintf("fetch map output: %v", err)
 		return rep
 	}
-	if len(unreachable) > 0 {
+	if len(in.unreachable) > 0 || len(in.corrupt) > 0 {
 		os.Rename(fetched, kept) // fails harmlessly if another attempt kept its copies first
-		rep.Unreachable = unreachable
+		rep.Unreachable, rep.Corrupt = in.unreachable, in.corrupt
 		return rep
 	}
+	prog.size.Store(in.size())
+	runs := in.locals()
 	m, err := shuffle.Open(runs, t.MergeFactor, filepath.Join(tmp, "merge"), &prog.stats[mr.ShuffleBytes])
 	if err != nil {
-		if rep.Corrupt = corrupt(err, t.Runs, runs, fetched, kept); rep.Corrupt == nil {
+		if rep.Corrupt = corrupt(err, in.runs, fetched, kept); rep.Corrupt == nil {
 			rep.Failure = fmt.Sprintf("read map output: %v", err)
 		}
 		return rep
@@ -356,7 +359,7 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 	}
 	prog.marks.leave()
 	if err := m.Err(); err != nil {
-		if rep.Corrupt = corrupt(err, t.Runs, runs, fetched, kept); rep.Corrupt == nil {
+		if rep.Corrupt = corrupt(err, in.runs, fetched, kept); rep.Corrupt == nil {
 			rep.Failure = fmt.Sprintf("read map output: %v", err)
 		} else {
 			os.Remove(out.Name()) // made of a damaged input: never to be committed
@@ -414,36 +417,45 @@ func newRowWriter(a *app.App, t mr.Task, out *os.File) (format.RowWriter, error)
 // outputPiece is how much reduce output one PutOutput call carries.
 const outputPiece = 4 << 20
 
-// corrupt turns err, from merging runs, the local copies of the segments
-// given by the master (index for index), into the damaged segments to
-// report, named as the master gave them; it returns nil when err is not
-// about a damaged segment (see shuffle.SegmentError). Having met one, it
-// checks the other runs too, so that one attempt reports them all. It
-// removes fetched copies of damaged segments, and keeps the other copies
-// in kept for the next attempt, as for unreachable segments.
-func corrupt(err error, given, runs []mr.Segment, fetched, kept string) []mr.CorruptSegment {
+// corrupt turns err, from merging the runs, into the damaged map outputs
+// to report, named as the map tasks wrote them; it returns nil when err is
+// not about a damaged segment (see shuffle.SegmentError). Having met one,
+// it checks the other runs too, so that one attempt reports them all. It
+// removes the fetched files holding damaged copies, with their manifests,
+// and keeps the other fetched files in kept for the next attempt, as for
+// unreachable map output.
+func corrupt(err error, runs []input, fetched, kept string) []mr.CorruptSegment {
 	var first *shuffle.SegmentError
 	if !errors.As(err, &first) {
 		return nil
 	}
 	bad := []*shuffle.SegmentError{first}
-	for _, e := range shuffle.Verify(runs) {
+	locals := make([]mr.Segment, len(runs))
+	for i, r := range runs {
+		locals[i] = r.local
+	}
+	for _, e := range shuffle.Verify(locals) {
 		if e.Segment != first.Segment {
 			bad = append(bad, e)
 		}
 	}
 	var out []mr.CorruptSegment
+	remote := false
+	for _, r := range runs {
+		remote = remote || r.given.Addr != ""
+	}
 	for _, e := range bad {
-		i := slices.Index(runs, e.Segment)
-		if i < 0 || i >= len(given) {
+		i := slices.Index(locals, e.Segment)
+		if i < 0 {
 			continue
 		}
-		if runs[i].Path != given[i].Path {
-			os.Remove(runs[i].Path) // a fetched copy
+		if r := runs[i]; r.local.Path != r.given.Path {
+			os.Remove(r.local.Path) // a fetched copy: the file and its manifest go
+			os.Remove(r.local.Path + manifestExt)
 		}
-		out = append(out, mr.CorruptSegment{Segment: given[i], Why: e.Err.Error()})
+		out = append(out, mr.CorruptSegment{Segment: runs[i].given, Why: e.Err.Error()})
 	}
-	if slices.ContainsFunc(given, func(s mr.Segment) bool { return s.Addr != "" }) {
+	if remote {
 		os.Rename(fetched, kept) // fails harmlessly if another attempt kept its copies first
 	}
 	return out

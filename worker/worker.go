@@ -413,10 +413,11 @@ func (w *worker) discard(rep mr.ReportArgs) {
 // Its temporary files go to the job directory when map output goes there
 // too, and to this worker's own directory otherwise.
 func (w *worker) reduce(ctx context.Context, t mr.Task, off *writtenOff, prog *progress) mr.ReportArgs {
+	g := &gatherer{t: t, off: off, fetched: &prog.stats[mr.ShuffleBytesFetched]}
 	env := reduceEnv{
 		scratch: t.Dir,
-		fetch: func(segs []mr.Segment, dir, kept string) ([]mr.Segment, []mr.Segment, error) {
-			return segs, nil, nil
+		gather: func(dir, kept string) (gathered, error) {
+			return g.gather(ctx, dir, kept)
 		},
 		put: func(args mr.PutOutputArgs) (mr.PutOutputReply, error) {
 			return w.Master.PutOutput(ctx, args)
@@ -425,21 +426,22 @@ func (w *worker) reduce(ctx context.Context, t mr.Task, off *writtenOff, prog *p
 	if t.Out != "" {
 		env.upload = uploader(ctx, t)
 	}
-	keeps := w.keeps(t.Dir)
-	remote := slices.ContainsFunc(t.Runs, func(s mr.Segment) bool { return s.Addr != "" })
-	if keeps || remote {
+	srcs, err := t.Locations.Sources(t.NMap)
+	if err != nil {
+		return mr.ReportArgs{Failure: fmt.Sprintf("read the master's locations of map output: %v", err)}
+	}
+	remote := slices.ContainsFunc(srcs, func(s mr.Source) bool { return s.Addr != "" })
+	if w.keeps(t.Dir) || remote {
 		// Fetched copies and merge passes are this worker's business.
 		dir, err := w.workDir()
 		if err != nil {
 			return mr.ReportArgs{Failure: err.Error()}
 		}
 		env.scratch = dir
+		g.selfDir = dir
 	}
 	if remote {
-		f, self := w.fetcher(), w.selfAddr()
-		env.fetch = func(segs []mr.Segment, dir, kept string) ([]mr.Segment, []mr.Segment, error) {
-			return f.fetch(ctx, segs, dir, kept, self, off, &prog.stats[mr.ShuffleBytesFetched])
-		}
+		g.f, g.self = w.fetcher(), w.selfAddr()
 	}
 	return runReduce(w.App, t, env, prog)
 }
@@ -472,7 +474,7 @@ func (w *worker) heartbeat(ctx context.Context, id string, t mr.Task, off *writt
 					return // the tick won the race with ctx.Done
 				}
 				// Errors are left to the report, which retries.
-				args := mr.HeartbeatArgs{Worker: id, Task: t.TaskRef, Stats: prog.Stats(), Counters: prog.claim()}
+				args := mr.HeartbeatArgs{Worker: id, Task: t.TaskRef, Stats: prog.Stats(), Counters: prog.claim(), Size: prog.size.Load()}
 				reply, err := w.Master.Heartbeat(ctx, args)
 				if err == nil {
 					off.add(reply.Lost)

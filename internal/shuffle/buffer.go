@@ -413,9 +413,11 @@ func (b *Buffer) write(path string) (file, error) {
 	return out.finish()
 }
 
-// Finish writes the task's output to path (through path.tmp and a rename)
-// and removes the spill files. The returned index has nPart+1 offsets:
-// partition p's run is at index[p]:index[p+1] in the file.
+// Finish writes the task's output to path (through path.tmp and a rename),
+// ending with its partition index, and removes the spill files. The
+// returned index has nPart+1 offsets: partition p's run is at
+// index[p]:index[p+1] in the file, and the runs end at index[nPart],
+// where the file's own copy of the index starts.
 func (b *Buffer) Finish(path string) ([]int64, Stats, error) {
 	defer b.removeSpills()
 	if b.err != nil {
@@ -458,10 +460,31 @@ func (b *Buffer) Finish(path string) ([]int64, Stats, error) {
 		}
 		f, err = mergeFiles(b.spills, path, b.nPart, b.combine, &b.stats)
 	}
+	if err == nil {
+		err = addIndex(path, f.index)
+	}
 	if err != nil {
 		return nil, b.stats, err
 	}
 	return f.index, b.stats, nil
+}
+
+// addIndex appends the partition index to the finished output at path
+// (see index.go), removing the file if it cannot. Nobody reads the file
+// before Finish returns, so it need not go through the rename with the
+// runs.
+func addIndex(path string, index []int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err == nil {
+		_, err = f.Write(appendIndex(nil, index))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
 }
 
 func (b *Buffer) removeSpills() {

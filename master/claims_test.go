@@ -1,0 +1,93 @@
+package master
+
+import (
+	"fmt"
+	"testing"
+
+	"gomr.dev/mr"
+)
+
+// Workers that take map tasks in turn end up holding runs of consecutive
+// ones, so that a reduce task learns where they all are as a few ranges
+// per worker, not one entry per map task.
+func TestClaimsKeepEachWorkersMapsTogether(t *testing.T) {
+	const maps, workers = 20000, 50
+	s := newTestScheduler(maps, 1)
+	ran := make([]string, maps)
+	for n := 0; n < maps; n++ {
+		w := fmt.Sprintf("w%d", n%workers)
+		a, task := s.Assign(w, t0)
+		if a != mr.Run || task.Kind != mr.MapTask || ran[task.ID] != "" {
+			t.Fatalf("poll %d: %v %v; want a map task not run before", n, a, task.TaskRef)
+		}
+		ran[task.ID] = w
+		if o := s.Complete(kept(w, w+":1", task, 1), t0); o != Accepted {
+			t.Fatalf("Complete = %v", o)
+		}
+	}
+	r := mustAssign(t, s, "w0", t0, mr.ReduceTask, 0)
+	srcs, err := r.Locations.Sources(maps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ranges := 0
+	for _, src := range srcs {
+		ranges += len(src.Maps)
+	}
+	for id, seg := range runs(t, r) {
+		if seg.Addr != ran[id]+":1" {
+			t.Fatalf("map %d located at %s; it ran on %s", id, seg.Addr, ran[id])
+		}
+	}
+	// Guided claims: about 2·workers·ln(maps/(2·workers)) runs, then the
+	// last 2·workers one at a time.
+	if len(srcs) != workers || ranges > maps/20 {
+		t.Fatalf("%d sources, %d ranges for %d map tasks; want %d sources and few ranges", len(srcs), ranges, maps, workers)
+	}
+	t.Logf("%d map tasks on %d workers: %d ranges, %d bytes of locations", maps, workers, ranges, len(r.Locations))
+}
+
+// A worker whose claim runs out takes over half of the largest claim not
+// yet started, and a dead worker's claim goes back to be claimed again.
+func TestClaimsAreStolenAndReleased(t *testing.T) {
+	s := newTestScheduler(64, 1)
+	s.cfg.WorkerTimeout = 5 * s.cfg.TaskTimeout
+	first := mustAssign(t, s, "a", t0, mr.MapTask, 0) // a alone: it claims half
+	if c := s.claims["a"]; c.next != 1 || c.end != 32 {
+		t.Fatalf("a's claim = %+v; want maps 1 to 31 left", *c)
+	}
+	// c takes the rest of the ids never started, in claims of its own.
+	for s.unclaimed() > s.claimed {
+		s.Assign("c", t0)
+	}
+	// b, new and with nothing left to claim, steals the back half of a's
+	// claim, which is the largest not started.
+	stolen := mustAssign(t, s, "b", t0, mr.MapTask, 16)
+	if c := s.claims["a"]; c.next != 1 || c.end != 16 {
+		t.Fatalf("after the theft a's claim = %+v; want maps 1 to 15", *c)
+	}
+	// a dies: its running task and its claim go back.
+	later := t0.Add(s.cfg.WorkerTimeout + 1)
+	s.Heartbeat(mr.HeartbeatArgs{Worker: "b", Task: stolen.TaskRef}, later)
+	s.Heartbeat(mr.HeartbeatArgs{Worker: "c"}, later)
+	s.Expire(later)
+	if !s.Dead("a") || s.claims["a"] != nil {
+		t.Fatalf("a dead %v, claim %v; want it dead and its claim released", s.Dead("a"), s.claims["a"])
+	}
+	got := map[int]bool{}
+	for {
+		a, task := s.Assign("c", later)
+		if a != mr.Run || task.Kind != mr.MapTask {
+			break
+		}
+		got[task.ID] = true
+	}
+	for id := 1; id < 16; id++ {
+		if !got[id] {
+			t.Fatalf("map %d of a's released claim was not given out again; got %v", id, got)
+		}
+	}
+	if !got[first.ID] {
+		t.Fatalf("a's running map %d was not given out again", first.ID)
+	}
+}
