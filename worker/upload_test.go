@@ -69,6 +69,7 @@ func TestReduceUploadsAndLoserRemovesIt(t *testing.T) {
 			task := mr.Task{
 				TaskRef: mr.TaskRef{Kind: mr.ReduceTask, ID: 2, Attempt: 1}, NReduce: 3,
 				Dir: dir, Heartbeat: time.Second, MergeFactor: 8, Out: "s3://outs/job/.mr-abc",
+				Locations: mr.EncodeLocations(nil), // no map output: an empty partition
 			}
 			m := &uploadMaster{task: task, accepted: accepted}
 			a := &app.App{Reduce: func(string, []string) string { return "" }, Partition: mr.DefaultPartition}
