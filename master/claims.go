@@ -141,5 +141,7 @@ func (s *Scheduler) locations() mr.Locations {
 		srcs[a].Maps = append(maps, mr.MapRange{First: id, Count: 1, Attempt: att, Epoch: epoch})
 	}
 	s.locs = mr.EncodeLocations(srcs)
+	s.locsSeq++
+	s.locsID = s.cfg.Nonce + s.locsSeq
 	return s.locs
 }

@@ -91,3 +91,29 @@ func TestClaimsAreStolenAndReleased(t *testing.T) {
 		t.Fatalf("a's running map %d was not given out again", first.ID)
 	}
 }
+
+// A worker that holds the current locations gets reduce tasks with their
+// ID alone; once map output is lost and runs again, the ID changes and
+// the locations come whole again.
+func TestLocationsSentOncePerWorker(t *testing.T) {
+	s, r0 := deathScheduler(t, false)
+	if len(r0.Locations) == 0 || r0.LocationsID == 0 {
+		t.Fatalf("first reduce task: %d bytes of locations, ID %x; want both", len(r0.Locations), r0.LocationsID)
+	}
+	_, r1 := s.Poll(mr.GetTaskArgs{Worker: "b", Locations: r0.LocationsID}, t0)
+	if r1.Kind != mr.ReduceTask || len(r1.Locations) != 0 || r1.LocationsID != r0.LocationsID {
+		t.Fatalf("second reduce task on b: %v, %d bytes, ID %x; want the ID alone", r1.TaskRef, len(r1.Locations), r1.LocationsID)
+	}
+	// Map 0's output is lost; reduce 0 runs again once map 0 has.
+	rep := mr.ReportArgs{Worker: "b", Task: r0.TaskRef, Unreachable: []mr.Segment{runs(t, r0)[0]}}
+	s.Complete(rep, t0)
+	m0 := mustAssign(t, s, "b", t0, mr.MapTask, 0)
+	s.Complete(kept("b", "10.0.0.2:7000", m0, 2), t0)
+	_, again := s.Poll(mr.GetTaskArgs{Worker: "b", Locations: r0.LocationsID}, t0)
+	if again.Kind != mr.ReduceTask || len(again.Locations) == 0 || again.LocationsID == r0.LocationsID {
+		t.Fatalf("after map 0 ran again: %v, %d bytes, ID %x; want new locations, whole", again.TaskRef, len(again.Locations), again.LocationsID)
+	}
+	if got := readsFrom(t, again); got != "m0-a2@10.0.0.2:7000 m1-a1@10.0.0.2:7000" {
+		t.Fatalf("reads %s", got)
+	}
+}

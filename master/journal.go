@@ -151,16 +151,25 @@ func (a journalSpec) differs(b journalSpec) string {
 
 // journal appends records to the job's journal file. Records that
 // arrive while another append is at the disk wait and go with the next
-// write and fsync (a group commit), so that a master committing thousands
-// of map tasks a second pays for a few writes, not one each.
+// write (a group commit), so that a master committing thousands of tasks
+// a second pays for a few writes, not one each.
+//
+// Only the records a resumed job could not do without wait for an
+// fsync: the spec, each epoch (a resumed master must never reuse one, or
+// an old attempt's report could pass for a new one's), and the sample's
+// cut points. A committed map or reduce task is written before the
+// master answers, so that a master that dies, even by SIGKILL, has told
+// the kernel; only a crash of the host can lose the last few, and a
+// task the journal does not name just runs again.
 type journal struct {
 	mu      sync.Mutex // guards f, pending and queued
 	f       *os.File
 	pending []byte // lines not yet written
 	queued  int    // lines appended in all
 
-	syncMu sync.Mutex // held while writing and syncing; guards synced
-	synced int        // lines known to be on the disk
+	syncMu  sync.Mutex // held while writing and syncing; guards written and synced
+	written int        // lines written
+	synced  int        // lines known to be on the disk
 }
 
 // openJournal opens dir's journal for appending, creating it if need be.
@@ -172,8 +181,9 @@ func openJournal(dir string) (*journal, error) {
 	return &journal{f: f}, nil
 }
 
-// append adds r as one line and waits for it to reach the disk.
-func (j *journal) append(r record) error {
+// append adds r as one line and waits for it to be written, and with
+// sync for it to reach the disk.
+func (j *journal) append(r record, sync bool) error {
 	line, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -190,8 +200,8 @@ func (j *journal) append(r record) error {
 
 	j.syncMu.Lock()
 	defer j.syncMu.Unlock()
-	if j.synced >= mine {
-		return nil // a write and fsync that began after this append have finished
+	if j.synced >= mine || !sync && j.written >= mine {
+		return nil // a write (and fsync) that began after this append has finished
 	}
 	j.mu.Lock()
 	batch, upTo, f := j.pending, j.queued, j.f
@@ -200,13 +210,18 @@ func (j *journal) append(r record) error {
 	if f == nil {
 		return errors.New("journal closed")
 	}
-	if _, err := f.Write(batch); err != nil {
-		return err
+	if len(batch) > 0 {
+		if _, err := f.Write(batch); err != nil {
+			return err
+		}
+		j.written = upTo
 	}
-	if err := f.Sync(); err != nil {
-		return err
+	if sync {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+		j.synced = upTo
 	}
-	j.synced = upTo
 	return nil
 }
 
@@ -426,7 +441,7 @@ func openJob(out string, opt Options, spec journalSpec) (*job, error) {
 	}
 	j, err := openJournal(dir)
 	if err == nil {
-		err = j.append(record{Spec: &spec})
+		err = j.append(record{Spec: &spec}, true)
 	}
 	if err != nil {
 		os.RemoveAll(dir)
@@ -462,11 +477,12 @@ func (m *Master) resume(r *resume) {
 		r.spec.Started.Local().Format(time.DateTime), r.epoch+1, maps, len(m.sched.maps), reduces, len(m.sched.reduces))
 }
 
-// record appends r to the journal. A journal that cannot be written costs
-// only the chance to resume, so the job goes on, and the master says so
-// once.
+// record appends r to the journal, and waits for it to reach the disk if
+// it is the sample's decision (see journal). A journal that cannot be
+// written costs only the chance to resume, so the job goes on, and the
+// master says so once.
 func (m *Master) record(r record) {
-	if err := m.journal.append(r); err != nil && m.journalFailed.CompareAndSwap(false, true) {
+	if err := m.journal.append(r, r.Sample != nil); err != nil && m.journalFailed.CompareAndSwap(false, true) {
 		m.opt.Logf("could not write the job's journal, so a restarted master could not resume this job: %v", err)
 	}
 }

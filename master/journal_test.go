@@ -40,7 +40,7 @@ func TestJournalResumesAndRefusesChanges(t *testing.T) {
 		{Epoch: &one},
 		{Reduce: &taskRecord{ID: 1}},
 	} {
-		if err := j.journal.append(r); err != nil {
+		if err := j.journal.append(r, true); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -190,6 +192,7 @@ type Master struct {
 	jobDir string
 
 	mu      sync.Mutex    // guards the fields below
+	calls   combiner      // runs the RPC handlers' work under mu; see combine.go
 	sched   *Scheduler    //
 	changed chan struct{} // closed and replaced when the schedule changes
 	told    map[string]bool
@@ -310,6 +313,7 @@ func New(opt Options) (*Master, error) {
 			MaxLost:       3 * opt.MaxAttempts,
 			Backups:       !opt.NoBackups,
 			Epoch:         epoch,
+			Nonce:         nonce(),
 			Start:         time.Now(),
 
 			SkipBadRecords: opt.SkipBadRecords,
@@ -329,6 +333,7 @@ func New(opt Options) (*Master, error) {
 			}
 		}
 	}
+	m.calls.mu = &m.mu
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
 		m.addr = tcp.String()
 	}
@@ -336,7 +341,7 @@ func New(opt Options) (*Master, error) {
 	if job.resume != nil {
 		m.resume(job.resume)
 	}
-	if err := m.journal.append(record{Epoch: &epoch}); err != nil {
+	if err := m.journal.append(record{Epoch: &epoch}, true); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("--out %s: write the job's journal: %w", opt.OutDir, err)
 	}
@@ -348,6 +353,13 @@ func New(opt Options) (*Master, error) {
 	}
 	m.unlock, started = unlock, true
 	return m, nil
+}
+
+// nonce is a random number, for Config.Nonce.
+func nonce() uint64 {
+	var b [8]byte
+	rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:]) >> 1 // room for the count after it
 }
 
 // jobSpec describes the job as it was asked for.
@@ -717,25 +729,34 @@ func (s *service) GetTask(args mr.GetTaskArgs, reply *mr.GetTaskReply) error {
 	timer := time.NewTimer(m.pollWait())
 	defer timer.Stop()
 	for {
-		m.mu.Lock()
-		if m.sched.Dead(args.Worker) {
-			m.mu.Unlock()
+		var (
+			dead    bool
+			action  mr.Action
+			task    mr.Task
+			changed chan struct{}
+			sample  *sampleRecord
+		)
+		m.calls.do(func() {
+			if dead = m.sched.Dead(args.Worker); dead {
+				return
+			}
+			over := m.sched.Over()
+			action, task = m.sched.Poll(args, time.Now())
+			m.sched.Address(args.Worker, s.peer)
+			if !over && m.sched.Over() {
+				m.broadcast() // this poll failed the job: its workers disagree on the app
+			}
+			changed = m.changed
+			if action == mr.Exit {
+				m.told[args.Worker] = true
+				reply.Failure = m.sched.Failure()
+			}
+			sample = m.sampleDecision()
+		})
+		if dead {
 			reply.Action, reply.Rejoin = mr.Wait, true
 			return nil
 		}
-		over := m.sched.Over()
-		action, task := m.sched.Poll(args, time.Now())
-		m.sched.Address(args.Worker, s.peer)
-		if !over && m.sched.Over() {
-			m.broadcast() // this poll failed the job: its workers disagree on the app
-		}
-		changed := m.changed
-		if action == mr.Exit {
-			m.told[args.Worker] = true
-			reply.Failure = m.sched.Failure()
-		}
-		sample := m.sampleDecision()
-		m.mu.Unlock()
 		if sample != nil {
 			m.record(record{Sample: sample}) // before any map task with cut points can commit
 		}
@@ -758,9 +779,7 @@ func (s *service) GetTask(args mr.GetTaskArgs, reply *mr.GetTaskReply) error {
 		select {
 		case <-changed:
 		case <-timer.C:
-			m.mu.Lock()
-			m.sched.heard(args.Worker, time.Now()) // it waited here, alive
-			m.mu.Unlock()
+			m.calls.do(func() { m.sched.heard(args.Worker, time.Now()) }) // it waited here, alive
 			reply.Action = mr.Wait
 			return nil
 		case <-m.closing:
@@ -826,10 +845,10 @@ func (s *service) GetApp(args mr.GetAppArgs, reply *mr.GetAppReply) error {
 }
 
 func (s *service) Heartbeat(args mr.HeartbeatArgs, reply *mr.HeartbeatReply) error {
-	s.m.mu.Lock()
-	defer s.m.mu.Unlock()
-	reply.Done, reply.Lost = s.m.sched.Heartbeat(args, time.Now())
-	reply.Rejoin = s.m.sched.Dead(args.Worker)
+	s.m.calls.do(func() {
+		reply.Done, reply.Lost = s.m.sched.Heartbeat(args, time.Now())
+		reply.Rejoin = s.m.sched.Dead(args.Worker)
+	})
 	return nil
 }
 
@@ -844,27 +863,36 @@ func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 			c.Map, c.Path, c.Offset, c.Length, where(c.Segment), args.Task.ID, args.Task.Attempt, args.Worker, c.Why)
 	}
 	damaged := m.checkCollected(args) // reads the file: outside the lock
-	m.mu.Lock()
-	if m.sched.Dead(args.Worker) {
-		m.mu.Unlock()
+	var (
+		dead, lastSample, mapsDone bool
+		outcome                    Outcome
+		events                     []Event
+		cuts                       []string
+		sampled, nMaps             int
+		sample                     *sampleRecord
+	)
+	m.calls.do(func() {
+		if dead = m.sched.Dead(args.Worker); dead {
+			return
+		}
+		if damaged != "" {
+			outcome = m.sched.Damaged(args, damaged, time.Now())
+		} else {
+			outcome = m.sched.Complete(args, time.Now())
+		}
+		if m.wakes(outcome, args.Task.Kind) {
+			m.broadcast()
+		}
+		events = m.sched.Events()
+		lastSample = outcome == Accepted && args.Task.Kind == mr.SampleTask && !m.sched.sampling()
+		cuts, sampled = m.sched.Cuts()
+		mapsDone, nMaps = m.sched.mapsLeft == 0, len(m.sched.maps) // Status would walk every task
+		sample = m.sampleDecision()
+	})
+	if dead {
 		reply.Rejoin = true
 		return nil
 	}
-	var outcome Outcome
-	if damaged != "" {
-		outcome = m.sched.Damaged(args, damaged, time.Now())
-	} else {
-		outcome = m.sched.Complete(args, time.Now())
-	}
-	if m.wakes(outcome, args.Task.Kind) {
-		m.broadcast()
-	}
-	events := m.sched.Events()
-	lastSample := outcome == Accepted && args.Task.Kind == mr.SampleTask && !m.sched.sampling()
-	cuts, sampled := m.sched.Cuts()
-	mapsDone, nMaps := m.sched.mapsLeft == 0, len(m.sched.maps) // Status would walk every task
-	sample := m.sampleDecision()
-	m.mu.Unlock()
 	if sample != nil {
 		m.record(record{Sample: sample})
 	}
@@ -902,14 +930,15 @@ func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 		if err == nil {
 			m.record(record{Reduce: &taskRecord{ID: args.Task.ID, Stats: statsRecord(args.Stats), Counters: args.Counters}})
 		}
-		m.mu.Lock()
-		if o := m.sched.Committed(args.Task.ID, err, time.Now()); o == Retrying {
+		var o Outcome
+		m.calls.do(func() {
+			if o = m.sched.Committed(args.Task.ID, err, time.Now()); o == Retrying || m.sched.Over() {
+				m.broadcast()
+			}
+		})
+		if o == Retrying {
 			m.opt.Logf("reduce task %d: %v; will retry", args.Task.ID, err)
-			m.broadcast()
-		} else if m.sched.Over() {
-			m.broadcast()
 		}
-		m.mu.Unlock()
 		reply.Accepted = err == nil
 	}
 	return nil

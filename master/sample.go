@@ -162,7 +162,7 @@ func cutPoints(keys []string, n int) []string {
 // map task starts.
 func (s *Scheduler) Poll(args mr.GetTaskArgs, now time.Time) (mr.Action, mr.Task) {
 	s.declare(args.Worker, max(args.SampleSize, 0))
-	return s.Assign(args.Worker, now)
+	return s.assign(args.Worker, args.Locations, now)
 }
 
 // declare applies one poll's SampleSize; see Poll.

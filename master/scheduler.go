@@ -127,6 +127,11 @@ type Config struct {
 	Backups bool
 	// Epoch is how often the job has been resumed; see mr.TaskRef.
 	Epoch int
+	// Nonce makes the IDs of map output locations (mr.Task.LocationsID)
+	// this scheduler hands out differ from any other's, such as those of
+	// an earlier master on the same address: a worker must never take
+	// another job's locations for this one's.
+	Nonce uint64
 	// SkipBadRecords is how many bad records the job may leave out; 0
 	// leaves out none. TextStarts says where the text of each text split
 	// not at its file's start begins. See skip.go.
@@ -147,6 +152,8 @@ type Scheduler struct {
 	claims  map[string]*span // each worker's claim, of ids not yet started
 	claimed int              // ids in claims
 	locs    mr.Locations     // where the map outputs are, for reduce tasks; nil when it must be built again
+	locsID  uint64           // names locs; see mr.Task.LocationsID
+	locsSeq uint64           // how many times locs was built
 	// live holds every task with an attempt in flight (and some that
 	// have none since), so that the periodic checks need not walk every
 	// task of a job with hundreds of thousands.
@@ -279,6 +286,13 @@ func (s *Scheduler) attempt(ref mr.TaskRef) (*task, *attempt) {
 // Runs, NMap, NReduce, SampleSize, Cuts). Called before any Poll, it
 // decides that the job has no sample phase.
 func (s *Scheduler) Assign(worker string, now time.Time) (mr.Action, mr.Task) {
+	return s.assign(worker, 0, now)
+}
+
+// assign is Assign for a worker that holds the map output locations
+// named held (0 for none): a reduce task that would carry the same ones
+// carries only their ID.
+func (s *Scheduler) assign(worker string, held uint64, now time.Time) (mr.Action, mr.Task) {
 	defer s.stamp(now)
 	if !s.heard(worker, now) {
 		return mr.Wait, mr.Task{}
@@ -304,17 +318,22 @@ func (s *Scheduler) Assign(worker string, now time.Time) (mr.Action, mr.Task) {
 		return mr.Wait, mr.Task{}
 	}
 	if id, ok := s.popReduce(worker); ok {
-		return mr.Run, s.withLocations(s.start(&s.reduces[id], worker, now))
+		return mr.Run, s.withLocations(s.start(&s.reduces[id], worker, now), held)
 	}
 	if id, ok := s.backup(mr.ReduceTask, worker, now); ok {
-		return mr.Run, s.withLocations(s.startBackup(mr.ReduceTask, id, worker, now))
+		return mr.Run, s.withLocations(s.startBackup(mr.ReduceTask, id, worker, now), held)
 	}
 	return mr.Wait, mr.Task{}
 }
 
-// withLocations tells reduce task t where every map output is.
-func (s *Scheduler) withLocations(t mr.Task) mr.Task {
-	t.Locations = s.locations()
+// withLocations tells reduce task t where every map output is, unless
+// its worker holds the same locations already (held).
+func (s *Scheduler) withLocations(t mr.Task, held uint64) mr.Task {
+	locs := s.locations()
+	t.LocationsID = s.locsID
+	if held != s.locsID {
+		t.Locations = locs
+	}
 	return t
 }
 

@@ -45,6 +45,7 @@ import (
 var simShapes = []struct{ maps, reduces, workers int }{
 	{200_000, 5_000, 2_000},
 	{1_000_000, 10_000, 500},
+	{20_000, 5_000, 2_000}, // reduce-heavy, for profiling the reduce phase
 }
 
 func BenchmarkSimulate(b *testing.B) {
@@ -92,6 +93,9 @@ type simReport struct {
 	Reduces  float64          `json:"reduces_from"` // when the first reduce task came, seconds after the first call
 	PerSec   []int64          `json:"per_sec"`
 	MaxReply map[string]int64 `json:"max_reply"`
+	// Waited is the mean time a call took, by method and phase ("map"
+	// until the first reduce task, then "reduce"), in milliseconds.
+	Waited map[string]float64 `json:"waited_ms"`
 	Errors   []string         `json:"errors"`
 }
 
@@ -151,15 +155,16 @@ func simulate(tb testing.TB, maps, reduces, workers int) simResult {
 		args = append(args, "-test.cpuprofile="+prof)
 	}
 	cmd := exec.CommandContext(ctx, os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "GOMR_SIM="+fmt.Sprintf("%s,%d,%d", m.Addr(), workers, maps))
+	cmd.Env = append(os.Environ(), "GOMR_SIM="+fmt.Sprintf("%s,%d,%d,%d", m.Addr(), workers, maps, reduces), "GOMR_SIM_DIR="+m.jobDir)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		tb.Fatalf("simulated workers: %v", err)
+		tb.Fatalf("simulated workers: %v\n%s", err, out)
 	}
 	if err := <-done; err != nil {
 		tb.Fatalf("job: %v", err)
 	}
+
 	wall := time.Since(start)
 	var rep simReport
 	for _, line := range strings.Split(string(out), "\n") {
@@ -186,15 +191,19 @@ func simulate(tb testing.TB, maps, reduces, workers int) simResult {
 			r.slowest = min(r.slowest, float64(n))
 		}
 	}
-	tb.Logf("RPCs in each second: %v; reduce tasks from second %.1f", rep.PerSec, rep.Reduces)
+	tb.Logf("RPCs in each second: %v; reduce tasks from second %.1f; mean wait in ms %v", rep.PerSec, rep.Reduces, rep.Waited)
 	tb.Logf("M=%d R=%d W=%d: job %v, workers busy %.1fs, %d RPCs, %.0f/s (slowest second %.0f), peak RSS %d MiB, live heap %d MiB, largest replies %v",
 		maps, reduces, workers, wall.Round(time.Millisecond), rep.Seconds, rep.RPCs, r.rate, r.slowest, r.peakRSS>>20, r.heap>>20, rep.MaxReply)
 	return r
 }
 
 // TestSimWorkers is the child process of a simulation: with GOMR_SIM set
-// to "addr,workers,maps" it runs that many simulated workers against the
-// master at addr until it says the job is over, then prints a SIM line.
+// to "addr,workers,maps,reduces" and GOMR_SIM_DIR to the job directory,
+// it runs that many simulated workers against the master at addr until it says the job is over, then
+// prints a SIM line. It makes the first attempts' reduce output files
+// before the first call: thousands of creators at once in one directory
+// cost the kernel more than the whole master, and they are the workers'
+// work, not the master's.
 func TestSimWorkers(t *testing.T) {
 	spec := os.Getenv("GOMR_SIM")
 	if spec == "" {
@@ -204,9 +213,19 @@ func TestSimWorkers(t *testing.T) {
 	addr := parts[0]
 	workers, _ := strconv.Atoi(parts[1])
 	nMap, _ := strconv.Atoi(parts[2])
+	nReduce, _ := strconv.Atoi(parts[3])
+	jobDir := os.Getenv("GOMR_SIM_DIR")
+	for r := range nReduce {
+		ref := mr.TaskRef{Kind: mr.ReduceTask, ID: r, Attempt: 1}
+		if err := os.WriteFile(filepath.Join(jobDir, ref.File("out")), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var (
 		mu     sync.Mutex // guards rep
-		rep    = simReport{MaxReply: map[string]int64{}}
+		rep       = simReport{MaxReply: map[string]int64{}, Waited: map[string]float64{}}
+		allWaited = map[string]time.Duration{}
+		allCalls  = map[string]int{}
 		rpcs    atomic.Int64
 		start   time.Time // of the first call
 		startMu sync.Once
@@ -238,8 +257,24 @@ func TestSimWorkers(t *testing.T) {
 			cc := &countingConn{Conn: conn}
 			c := rpc.NewClient(cc)
 			defer c.Close()
+			// What this worker saw, merged into rep as it ends: a lock
+			// taken by 2,000 workers on every call held the simulation
+			// back more than the master did.
+			maxReply, waited, calls := map[string]int64{}, map[string]time.Duration{}, map[string]int{}
+			defer func() {
+				mu.Lock()
+				defer mu.Unlock()
+				for k, n := range maxReply {
+					rep.MaxReply[k] = max(rep.MaxReply[k], n)
+				}
+				for k, d := range waited {
+					allWaited[k] += d
+					allCalls[k] += calls[k]
+				}
+			}()
 			call := func(method string, args, reply any) bool {
 				startMu.Do(func() { start = time.Now() })
+				began := time.Now()
 				before := cc.read.Load()
 				if err := c.Call(mr.ServiceName+"."+method, args, reply); err != nil {
 					fail("%s: %s: %v", name, method, err)
@@ -251,15 +286,20 @@ func TestSimWorkers(t *testing.T) {
 				perSec[min(int(since/time.Second), len(perSec)-1)].Add(1)
 				for l := last.Load(); int64(since) > l && !last.CompareAndSwap(l, int64(since)); l = last.Load() {
 				}
-				mu.Lock()
-				rep.MaxReply[method] = max(rep.MaxReply[method], n)
-				mu.Unlock()
+				maxReply[method] = max(maxReply[method], n)
+				phase := "map"
+				if r := reduces.Load(); r != 0 && int64(since) > r {
+					phase = "reduce"
+				}
+				waited[method+"/"+phase] += time.Since(began)
+				calls[method+"/"+phase]++
 				return true
 			}
 			shuffleAddr := fmt.Sprintf("10.%d.%d.%d:7070", w>>16&255, w>>8&255, w&255) // never dialed
+			var held uint64 // the map output locations this worker holds, as a worker does
 			for {
 				var task mr.GetTaskReply
-				if !call("GetTask", mr.GetTaskArgs{Worker: name}, &task) {
+				if !call("GetTask", mr.GetTaskArgs{Worker: name, Locations: held}, &task) {
 					return
 				}
 				if task.Action == mr.Exit {
@@ -279,7 +319,14 @@ func TestSimWorkers(t *testing.T) {
 					report.Output, report.Addr = filepath.Join("/sim", t.File("m")), shuffleAddr
 				case mr.ReduceTask:
 					reduces.CompareAndSwap(0, int64(time.Since(start)))
-					_, err := t.Locations.Sources(t.NMap) // names every map task once, or fails
+					var err error
+					switch {
+					case len(t.Locations) > 0:
+						_, err = t.Locations.Sources(t.NMap) // names every map task once, or fails
+						held = t.LocationsID
+					case t.LocationsID != held:
+						err = fmt.Errorf("locations %x came without their bytes; this worker holds %x", t.LocationsID, held)
+					}
 					if err == nil && t.NMap != nMap {
 						err = fmt.Errorf("told of %d map tasks; the job has %d", t.NMap, nMap)
 					}
@@ -288,9 +335,11 @@ func TestSimWorkers(t *testing.T) {
 						return
 					}
 					report.Output = filepath.Join(t.Dir, t.File("out"))
-					if err := os.WriteFile(report.Output, nil, 0o644); err != nil {
-						fail("%s: %v", name, err)
-						return
+					if _, err := os.Stat(report.Output); err != nil {
+						if err := os.WriteFile(report.Output, nil, 0o644); err != nil {
+							fail("%s: %v", name, err)
+							return
+						}
 					}
 				}
 				var rr mr.ReportReply
@@ -302,6 +351,9 @@ func TestSimWorkers(t *testing.T) {
 	}
 	wg.Wait()
 	rep.RPCs = rpcs.Load()
+	for k, d := range allWaited {
+		rep.Waited[k] = float64(d.Milliseconds()) / float64(allCalls[k])
+	}
 	rep.Seconds = time.Duration(last.Load()).Seconds()
 	rep.Reduces = time.Duration(reduces.Load()).Seconds()
 	for i := range int(time.Duration(last.Load())/time.Second) + 1 {

@@ -113,9 +113,14 @@ type Task struct {
 	Splits []Split // map and sample tasks: the inputs, each passed to Map in turn
 	// Locations, for a reduce task, says where every map task's committed
 	// output is; the task reads its partition of each, merged in map task
-	// order.
-	Locations Locations
-	NReduce   int
+	// order. LocationsID names them: they are the same for every reduce
+	// task until some map output is lost, and a worker that already holds
+	// them (GetTaskArgs.Locations) gets the ID alone, so that a job of
+	// 200,000 map tasks does not send them with each of 5,000 reduce
+	// tasks.
+	Locations   Locations
+	LocationsID uint64
+	NReduce     int
 	NMap      int
 	// MapMemory is the map-side sort buffer's budget in bytes.
 	MapMemory int
@@ -180,6 +185,9 @@ type GetTaskArgs struct {
 	// that serves the job's app (mr master --app) refuses workers whose
 	// app differs.
 	AppSHA256 string
+	// Locations is the Task.LocationsID of the map output locations this
+	// worker process holds, or 0 for none.
+	Locations uint64
 }
 
 type GetTaskReply struct {

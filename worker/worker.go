@@ -107,6 +107,58 @@ type process struct {
 	dir     string         // where this worker keeps its files; "" until needed
 	shuffle *shuffleServer // nil until map output is first kept here
 	fetch   *fetcher       // nil until a reduce first fetches
+	// held are the map output locations of the latest reduce tasks,
+	// newest last, so that the master need not send them again; see
+	// mr.Task.LocationsID.
+	held []heldLocations
+}
+
+type heldLocations struct {
+	id   uint64
+	locs mr.Locations
+}
+
+// maxHeld bounds the map output locations a worker keeps. They change
+// only when map output is lost while reduce tasks run, and a slot whose
+// task's locations were dropped meanwhile gives the task back.
+const maxHeld = 4
+
+// locations returns the ID of the newest locations this worker holds, or
+// 0 for none.
+func (p *process) locations() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.held) == 0 {
+		return 0
+	}
+	return p.held[len(p.held)-1].id
+}
+
+// withLocations completes a reduce task that came without its map output
+// locations, because this worker held them, or keeps those it came with.
+// It reports false when they came without and are no longer held.
+func (p *process) withLocations(t *mr.Task) bool {
+	if t.Kind != mr.ReduceTask || t.LocationsID == 0 {
+		return true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, h := range p.held {
+		if h.id == t.LocationsID {
+			if len(t.Locations) == 0 {
+				t.Locations = h.locs
+			}
+			return true
+		}
+	}
+	if len(t.Locations) == 0 {
+		return false
+	}
+	p.held = append(p.held, heldLocations{t.LocationsID, t.Locations})
+	if len(p.held) > maxHeld {
+		p.held = p.held[1:]
+	}
+	return true
 }
 
 // name is the worker's current name with the master.
@@ -232,7 +284,7 @@ func (w *worker) loop(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		args.Worker = w.name()
+		args.Worker, args.Locations = w.name(), w.locations()
 		reply, err := o.Master.GetTask(ctx, args)
 		if err != nil {
 			if auth.Permanent(err) {
@@ -331,6 +383,11 @@ func (w *worker) run(ctx context.Context, id string, t mr.Task) error {
 	case mr.SampleTask:
 		rep = runSample(w.App, t, read, prog)
 	default:
+		if !w.withLocations(&t) {
+			// Lost, not failed: the master sends them along next time.
+			rep = mr.ReportArgs{Failure: "this worker no longer holds the task's map output locations", WorkerFault: true}
+			break
+		}
 		rep = w.reduce(ctx, t, off, prog)
 	}
 	stop()
@@ -347,7 +404,7 @@ func (w *worker) run(ctx context.Context, id string, t mr.Task) error {
 	if len(rep.Failure) > maxFailure {
 		rep.Failure = rep.Failure[:maxFailure] + "..."
 	}
-	rep.WorkerFault = rep.Failure != "" && diskFault(rep.Failure)
+	rep.WorkerFault = rep.Failure != "" && (rep.WorkerFault || diskFault(rep.Failure))
 	switch {
 	case prog.stop.Load() && rep.Failure != "":
 		rep.Failure = errSuperseded.Error() // whatever the error says, this is why
