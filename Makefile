@@ -13,7 +13,7 @@ APPS ?= $(notdir $(ALL_APP_DIRS))
 APP_DIRS := $(foreach a,$(APPS),$(filter %/$(a),$(ALL_APP_DIRS)))
 TEST_APPS := ./testdata/apps/...
 
-.PHONY: all build apps test vet unit harness status columnar netns slurm k8s demo bench straggler chaos chaos-quick sim clean
+.PHONY: all build apps test vet unit versitygw harness s3 status columnar netns slurm k8s demo bench bench-s3 straggler chaos chaos-quick sim clean
 
 all: build apps
 
@@ -31,11 +31,24 @@ apps:
 vet:
 	$(GO) vet ./... $(TEST_APPS)
 
-unit:
+# The store's tests run against versitygw, a real S3 server, which this
+# builds once from the Go module proxy into ~/.cache/gomr-versitygw; if it
+# cannot, those tests skip and say why.
+unit: versitygw
 	$(GO) test -race ./... $(TEST_APPS)
+
+versitygw:
+	@bash -c 'NAME=make; source scripts/lib/s3.sh; vgw_build || echo "make: versitygw cannot be built ($$VGW_WHY); the S3 tests will skip"'
+
 
 harness: build apps
 	scripts/test-mr.sh
+
+# Jobs from and to a real S3 server, versitygw, built once from the Go
+# module proxy into ~/.cache/gomr-versitygw; it skips, saying why, only
+# when that build fails.
+s3: build apps
+	scripts/test-s3.sh
 
 # The status page, its API and metrics, on a real job: in headless
 # Chromium, and checked by promtool, when they are installed.
@@ -62,7 +75,7 @@ slurm: build apps
 k8s:
 	scripts/test-k8s.sh
 
-test: vet unit harness status columnar netns slurm k8s chaos-quick
+test: vet unit harness s3 status columnar netns slurm k8s chaos-quick
 
 demo: build apps
 	@rm -rf bin/demo && mkdir -p bin/demo
@@ -73,6 +86,11 @@ demo: build apps
 # The engine against baselines; SIZE=64MiB make bench for a quick run.
 bench:
 	scripts/bench.sh
+
+# Word count over 512 MiB read from a local S3 store (versitygw) against
+# the same files on disk, interleaved; SIZE=64MiB for a quick run.
+bench-s3: build apps
+	scripts/bench-s3.sh
 
 # Word count and the indexer under random faults (killed, stopped and
 # throttled workers, a killed master, flipped bytes, a full disk), each

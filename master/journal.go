@@ -3,6 +3,7 @@ package master
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 
 	"gomr.dev/internal/scratch"
 	"gomr.dev/internal/shuffle"
+	"gomr.dev/internal/store"
 	"gomr.dev/mr"
 )
 
@@ -92,8 +94,8 @@ func specOf(opt Options, app string, tasks [][]mr.Split) journalSpec {
 	js := journalSpec{Started: time.Now().UTC().Truncate(time.Second), Plan: map[string]string{}}
 	for _, path := range opt.Inputs {
 		in := journalInput{Path: path}
-		if fi, err := os.Stat(path); err == nil {
-			in.Size, in.ModTime = fi.Size(), fi.ModTime().UTC()
+		if fi, err := store.Stat(context.Background(), path); err == nil {
+			in.Size, in.ModTime = fi.Size, fi.ModTime.UTC()
 		}
 		js.Inputs = append(js.Inputs, in)
 	}
@@ -467,8 +469,7 @@ func (m *Master) resume(r *resume) {
 		return filepath.Dir(rec.Output) == m.jobDir && shuffle.CheckIndex(rec.Output, m.opt.NReduce) == nil
 	}
 	done := func(id int) bool {
-		_, err := os.Stat(filepath.Join(m.outDir, fmt.Sprintf("mr-out-%d%s", id, m.ext)))
-		return err == nil
+		return m.out.exists(id)
 	}
 	maps, reduces := m.sched.Restore(r, keep, done, time.Now())
 	m.sampled = r.sample != nil

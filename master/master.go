@@ -27,6 +27,7 @@ import (
 	"gomr.dev/internal/format"
 	"gomr.dev/internal/inputs"
 	"gomr.dev/internal/scratch"
+	"gomr.dev/internal/store"
 	"gomr.dev/mr"
 )
 
@@ -48,6 +49,10 @@ type Options struct {
 	// Fresh discards an unfinished job's state in OutDir rather than
 	// resume it; see journal.go.
 	Fresh bool
+	// StateDir, for an OutDir in an object store (s3://...), is the local
+	// directory for the job's lock, journal and scratch files. Default:
+	// one per output URL under the user's cache directory; see output.go.
+	StateDir string
 	// NoBackups turns off backup attempts of stragglers; see backup.go.
 	NoBackups   bool
 	SplitSize   int64             // bytes; 0 means never split
@@ -185,7 +190,6 @@ type Master struct {
 	ln     net.Listener
 	addr   string
 	jobDir string
-	outDir string // absolute
 
 	mu      sync.Mutex    // guards the fields below
 	sched   *Scheduler    //
@@ -200,10 +204,10 @@ type Master struct {
 	splits map[mr.Split]bool // the job's splits, which ReadSplit may serve
 
 	journal *journal // where decisions go that a restarted master needs; see journal.go
+	out     *output  // where the output files go; see output.go
 	// journalFailed is set once a journal append has failed.
 	journalFailed atomic.Bool
 
-	ext    string        // what output file names end with, for the output format
 	unlock func()        // releases the lock on the output directory
 	spec   JobSpec       // what the job was asked to do, for the status page and the summary
 	http   *statusServer // nil without Options.HTTP
@@ -232,7 +236,7 @@ func New(opt Options) (*Master, error) {
 			return nil, err
 		}
 	}
-	out, err := filepath.Abs(opt.OutDir)
+	dest, out, err := openOutput(opt)
 	if err != nil {
 		return nil, err
 	}
@@ -278,6 +282,9 @@ func New(opt Options) (*Master, error) {
 			}
 		}
 	}()
+	if err := dest.start(job.dir, job.resume != nil); err != nil {
+		return nil, err
+	}
 	ln, err := listen(opt.Listen)
 	if err != nil {
 		return nil, err
@@ -294,8 +301,8 @@ func New(opt Options) (*Master, error) {
 		ln:      ln,
 		addr:    opt.Listen,
 		jobDir:  job.dir,
-		outDir:  out,
 		journal: job.journal,
+		out:     dest,
 		sched: NewScheduler(Config{
 			Tasks:         tasks,
 			NReduce:       opt.NReduce,
@@ -329,8 +336,6 @@ func New(opt Options) (*Master, error) {
 		m.addr = tcp.String()
 	}
 	m.spec = jobSpec(opt)
-	f, _ := format.OutputNamed(opt.Output) // validate checked it
-	m.ext = f.Ext()
 	if job.resume != nil {
 		m.resume(job.resume)
 	}
@@ -360,9 +365,9 @@ func jobSpec(opt Options) JobSpec {
 	spec := JobSpec{Inputs: make([]InputFile, len(opt.Inputs)), Flags: opt.Flags, Params: opt.Params}
 	for i, path := range opt.Inputs {
 		spec.Inputs[i].Path = path
-		if fi, err := os.Stat(path); err == nil {
-			spec.Inputs[i].Bytes = fi.Size()
-			spec.InputBytes += fi.Size()
+		if fi, err := store.Stat(context.Background(), path); err == nil {
+			spec.Inputs[i].Bytes = fi.Size
+			spec.InputBytes += fi.Size
 		}
 	}
 	return spec
@@ -492,12 +497,12 @@ func (m *Master) summarise(interrupted string) error {
 	if interrupted != "" {
 		js.State, js.Failure = "interrupted", interrupted
 	}
-	err := writeFile(filepath.Join(m.outDir, SummaryFile), func(w io.Writer) error { return m.writeSummary(w, js) })
-	if err != nil {
+	m.out.clean() // uploads left in an object store go before the summary
+	if err := m.out.write(SummaryFile, func(w io.Writer) error { return m.writeSummary(w, js) }); err != nil {
 		return fmt.Errorf("could not write %s: %w", SummaryFile, err)
 	}
 	if js.State == "succeeded" {
-		if err := writeFile(filepath.Join(m.outDir, SuccessFile), func(io.Writer) error { return nil }); err != nil {
+		if err := m.out.write(SuccessFile, func(io.Writer) error { return nil }); err != nil {
 			return fmt.Errorf("could not write %s: %w", SuccessFile, err)
 		}
 	}
@@ -700,6 +705,7 @@ func (m *Master) shutdown() {
 	m.stopHTTP()
 	m.journal.close()
 	os.RemoveAll(m.jobDir)
+	m.out.clean()
 	m.unlock()
 }
 
@@ -770,6 +776,7 @@ func (s *service) GetTask(args mr.GetTaskArgs, reply *mr.GetTaskReply) error {
 				task.ShipInputs = m.opt.ShipInputs
 				task.CollectOutput = m.opt.CollectOutput
 				task.Output, task.Compression = m.opt.Output, m.opt.Compression
+				task.Out = m.out.staging
 				reply.Task = task
 			}
 			return nil
@@ -853,7 +860,7 @@ func (s *service) Heartbeat(args mr.HeartbeatArgs, reply *mr.HeartbeatReply) err
 func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 	m := s.m
 	kept := args.Task.Kind == mr.MapTask && args.Addr != "" // on the worker, served by it
-	if args.Failure == "" && len(args.Unreachable) == 0 && len(args.Corrupt) == 0 && args.Task.Kind != mr.SampleTask && !kept && filepath.Dir(args.Output) != m.jobDir {
+	if args.Failure == "" && len(args.Unreachable) == 0 && len(args.Corrupt) == 0 && args.Task.Kind != mr.SampleTask && !kept && filepath.Dir(args.Output) != m.jobDir && !m.out.staged(args) {
 		args.Failure = fmt.Sprintf("task output %q is outside the job directory", args.Output)
 	}
 	for _, c := range args.Corrupt {
@@ -924,8 +931,7 @@ func (s *service) Report(args mr.ReportArgs, reply *mr.ReportReply) error {
 	case outcome == Accepted && args.Task.Kind == mr.ReduceTask:
 		// Commit outside the lock: the task is in taskCommitting, so no
 		// other attempt can commit meanwhile and the job cannot end.
-		final := filepath.Join(m.outDir, fmt.Sprintf("mr-out-%d%s", args.Task.ID, m.ext))
-		err := os.Rename(args.Output, final)
+		err := m.out.commit(args.Output, args.Task.ID)
 		if err == nil {
 			m.record(record{Reduce: &taskRecord{ID: args.Task.ID, Stats: statsRecord(args.Stats), Counters: args.Counters}})
 		}

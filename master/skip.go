@@ -2,15 +2,16 @@ package master
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"time"
 
 	"gomr.dev/internal/inputs"
+	"gomr.dev/internal/store"
 	"gomr.dev/mr"
 )
 
@@ -293,7 +294,7 @@ func textStarts(tasks [][]mr.Split) (map[mr.Split]int64, error) {
 // (> 0) begins in the file at path: just past the first newline at or
 // after off-1, as a split's reader finds it; the file's size if none.
 func lineStart(path string, off int64) (int64, error) {
-	f, err := os.Open(path)
+	f, err := store.Open(context.Background(), path)
 	if err != nil {
 		return 0, err
 	}

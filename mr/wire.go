@@ -155,6 +155,11 @@ type Task struct {
 	// Skip, when the job skips bad records, says which records to leave
 	// out and where to look for one; see SkipPlan. Nil when it does not.
 	Skip *SkipPlan
+	// Out, when the job's output goes to an object store, is where a
+	// reduce attempt uploads its finished output, as Out/File("out"),
+	// for the master to commit (see internal/store); the attempt then
+	// writes nothing into Dir. Empty otherwise.
+	Out string
 }
 
 // Action tells a polling worker what to do next.

@@ -22,6 +22,11 @@
 #                 committed a map task: silence, not resets
 #   wrong-secret  a worker holding the wrong secret is refused: it exits
 #                 non-zero saying so, and the master logs the refusal
+#   s3            inputs and output in an S3 store (versitygw) on the master
+#                 host, which workers reach over the network: no
+#                 --ship-inputs, no --collect-output; the output prefix must
+#                 hold exactly mr-out-*, mr-job.json and _SUCCESS (skipped,
+#                 saying why, if versitygw cannot be built)
 # Before any scenario the script checks, once, that a worker host cannot see
 # the master's inputs, outputs, app or binary.
 #
@@ -41,6 +46,7 @@ set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NAME=netns-cluster
 source "$ROOT/scripts/lib/netns.sh"
+source "$ROOT/scripts/lib/s3.sh"
 MR=$ROOT/bin/mr
 APPS=$ROOT/bin/apps
 T=${T:-120}
@@ -50,7 +56,7 @@ PORT=7070
 MASTER_ADDR=$SUBNET.1:$PORT
 HOSTS=(1 2 3)
 
-ALL=(all-up host-killed link-cut wrong-secret)
+ALL=(all-up host-killed link-cut wrong-secret s3)
 want=("$@")
 ((${#want[@]})) || want=("${ALL[@]}")
 for s in "${want[@]}"; do
@@ -475,6 +481,49 @@ scenario_wrong_secret() {
 	fi
 }
 
+# The store serves the master host's directory at $SUBNET.1:9000; the
+# master and every worker are given its endpoint and credentials, and
+# read and write through it only.
+scenario_s3() {
+	if ! vgw_build; then
+		echo "SKIP s3 ($VGW_WHY)"
+		return
+	fi
+	scene s3
+	W=()
+	local store=$M/s3/store endpoint=http://$SUBNET.1:9000 h
+	rm -rf "$store" && mkdir -p "$store/gomr/in" && cp "$M"/in/* "$store/gomr/in/" || exit 1
+	vgw_start "$store" "$SUBNET.1:9000" ip netns exec "$ID-m" || { fail s3 "versitygw did not start on the master host"; return; }
+	PIDS+=("$VGW_PID")
+	local creds=(AWS_ACCESS_KEY_ID="$S3_KEY" AWS_SECRET_ACCESS_KEY="$S3_SECRET" AWS_REGION=us-east-1)
+	timeout -k 2 "$T" ip netns exec "$ID-m" env "${creds[@]}" XDG_CACHE_HOME="$M/s3/cache" "$MR" master \
+		--listen "$MASTER_ADDR" --app "$APPS/wc.so" --secret-file "$M/job.key" --nreduce 4 \
+		--s3-endpoint "$endpoint" --out s3://gomr/out "${MASTER_FLAGS[@]}" s3://gomr/in 2>master.log &
+	MPID=$!
+	PIDS+=("$MPID")
+	for h in "${HOSTS[@]}"; do
+		on "$h" env "${creds[@]}" ./mr worker --master "$MASTER_ADDR" --secret-file ./job.key \
+			--s3-endpoint "$endpoint" "${WORKER_FLAGS[@]}"
+		"${ON[@]}" 2>"h$h.log" &
+		W[$h]=$!
+		PIDS+=($!)
+	done
+	wait "$MPID" || { fail s3 "master exited $?: $(tail -1 master.log)"; return; }
+	for h in "${!W[@]}"; do
+		wait "${W[$h]}" || { fail s3 "worker on h$h exited $?: $(tail -1 "h$h.log")"; return; }
+	done
+	local want got
+	want=$(printf '%s\n' _SUCCESS mr-job.json mr-out-0 mr-out-1 mr-out-2 mr-out-3 | LC_ALL=C sort)
+	got=$(cd "$store/gomr/out" && find . -mindepth 1 | sed 's|^\./||' | LC_ALL=C sort)
+	[[ $got == "$want" ]] || { fail s3 "s3://gomr/out holds: $(echo $got)"; return; }
+	sort "$store"/gomr/out/mr-out-* >all
+	cmp -s all "$M/ref-wc" || { fail s3 "output differs from mr seq ($(diff all "$M/ref-wc" | head -3 | tr '\n' ' '))"; return; }
+	local busy=0
+	for h in "${HOSTS[@]}"; do grep -q "task .*: start" "h$h.log" && busy=$((busy + 1)); done
+	((busy >= 2)) || { fail s3 "only $busy host ran tasks"; return; }
+	grep -q "ReadSplit\|PutOutput" master.log && { fail s3 "data went through the master"; return; }
+	pass s3
+}
 
 start=$SECONDS
 setup

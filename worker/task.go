@@ -223,6 +223,10 @@ type reduceEnv struct {
 	gather func(dir, kept string) (gathered, error)
 	// put sends a piece of output to a master that collects it.
 	put func(mr.PutOutputArgs) (mr.PutOutputReply, error)
+	// upload, when set, sends the finished output to the store it goes
+	// to (see mr.Task.Out) and returns the name it has there, for the
+	// report; the output is then written to a temporary file first.
+	upload func(f *os.File) (string, error)
 }
 
 // reduceEvery is how many keys a reduce task handles between
@@ -290,7 +294,8 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 	prog.publish(st, reduceStats)
 	name := filepath.Join(t.Dir, t.File("out"))
 	var out *os.File
-	if t.CollectOutput {
+	staged := t.CollectOutput || env.upload != nil // written here, then sent
+	if staged {
 		out, err = os.Create(filepath.Join(tmp, "out"))
 	} else {
 		out, err = os.Create(name)
@@ -300,7 +305,7 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 		return rep
 	}
 	defer out.Close()
-	if !t.CollectOutput {
+	if !staged {
 		defer func() {
 			if rep.Failure != "" {
 				os.Remove(name) // what a failed or stopped attempt wrote is no use to anyone
@@ -375,6 +380,11 @@ func runReduce(a *app.App, t mr.Task, env reduceEnv, prog *progress) (rep mr.Rep
 	if t.CollectOutput {
 		if name, rep.OutputCRC, err = send(out, t.TaskRef, env.put); err != nil {
 			rep.Failure = fmt.Sprintf("send output to the master: %v", err)
+			return rep
+		}
+	} else if env.upload != nil {
+		if name, err = env.upload(out); err != nil {
+			rep.Failure = fmt.Sprintf("upload output: %v", err)
 			return rep
 		}
 	} else if err := out.Sync(); err != nil {

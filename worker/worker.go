@@ -336,7 +336,7 @@ type worker struct {
 // heartbeat beside it, and reports the result. Only a report that cannot
 // reach the master, or a shuffle server that cannot start, is an error.
 func (w *worker) run(ctx context.Context, id string, t mr.Task) error {
-	if t.Kind != mr.SampleTask && !t.CollectOutput {
+	if t.Kind != mr.SampleTask && !t.CollectOutput && t.Out == "" {
 		// The master renames reduce output into place, so a worker that
 		// cannot see the job directory could never finish a reduce task.
 		// Better to say so at once than to fail the job's reduces one by
@@ -433,6 +433,9 @@ func (w *worker) run(ctx context.Context, id string, t mr.Task) error {
 		// removes output in use.
 		w.discard(rep)
 	}
+	if t.Out != "" && t.Kind == mr.ReduceTask && rep.Output != "" && !reply.Accepted {
+		discardUpload(ctx, rep.Output) // the same, for output uploaded to a store
+	}
 	return nil
 }
 
@@ -476,6 +479,9 @@ func (w *worker) reduce(ctx context.Context, t mr.Task, off *writtenOff, prog *p
 		put: func(args mr.PutOutputArgs) (mr.PutOutputReply, error) {
 			return w.Master.PutOutput(ctx, args)
 		},
+	}
+	if t.Out != "" {
+		env.upload = uploader(ctx, t)
 	}
 	srcs, err := t.Locations.Sources(t.NMap)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"gomr.dev/internal/auth"
 	"gomr.dev/internal/format"
 	"gomr.dev/internal/inputs"
+	"gomr.dev/internal/store"
 	"gomr.dev/master"
 	"gomr.dev/mr"
 	"gomr.dev/worker"
@@ -42,6 +43,8 @@ type jobFlags struct {
 	skipBad       int
 	backupTasks   bool
 	fresh         bool
+	s3            s3Flags
+	stateDir      string
 }
 
 // outputFlags choose the format of a job's output files.
@@ -83,6 +86,8 @@ func (j *jobFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&j.secretFile, "secret-file", "", "file holding a shared secret every worker must prove (at least 16 bytes)")
 	fs.DurationVar(&j.httpGrace, "http-grace", 0, "keep serving the status page this long after the job ends")
 	j.output.register(fs)
+	j.s3.register(fs)
+	fs.StringVar(&j.stateDir, "state-dir", "", "with an s3:// --out, the local directory for the job's lock, journal and scratch files (default: one per output URL under ~/.cache/gomr/jobs)")
 	fs.StringVar(&j.columns, "columns", "", "read only these columns of Parquet and Arrow inputs, comma-separated, in this order (default: every column); Map sees each row as the values separated by tabs")
 }
 
@@ -93,6 +98,9 @@ func (j *jobFlags) parse(fs *pflag.FlagSet, args []string) (map[string]string, e
 		return nil, err
 	}
 	if err := j.check(fs); err != nil {
+		return nil, err
+	}
+	if err := j.s3.configure(fs); err != nil {
 		return nil, err
 	}
 	return parseParams(fs, j.params)
@@ -164,6 +172,7 @@ func (j *jobFlags) options(fs *pflag.FlagSet, files []string, params map[string]
 		MaxAttempts:   j.maxAttempts,
 		NoBackups:     !j.backupTasks,
 		Fresh:         j.fresh,
+		StateDir:      j.stateDir,
 		SplitSize:     int64(j.splitSize),
 		MapMemory:     int(j.mapMemory),
 		MergeFactor:   j.mergeFactor,
@@ -247,7 +256,12 @@ func workerCmd(ctx context.Context, args []string) error {
 	workDir := fs.String("workdir", "", "keep this worker's map output in this directory and serve it to reducers (default: the master's job directory when this host can see it, else the system's temporary directory)")
 	advertise := fs.String("advertise", "", "host name or address other workers reach this one at (default: the --shuffle-listen address if it names one, else this host's address on its connection to the master)")
 	shuffleListen := fs.String("shuffle-listen", ":0", "address the server for this worker's map output listens on")
+	var s3 s3Flags
+	s3.register(fs)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := s3.configure(fs); err != nil {
 		return err
 	}
 	if fs.NArg() > 1 {
@@ -385,7 +399,12 @@ func seqCmd(ctx context.Context, args []string) error {
 	var output outputFlags
 	output.register(fs)
 	columns := fs.String("columns", "", "read only these columns of Parquet and Arrow inputs, comma-separated (default: every column)")
+	var s3 s3Flags
+	s3.register(fs)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := s3.configure(fs); err != nil {
 		return err
 	}
 	if err := output.check(fs); err != nil {
@@ -406,8 +425,12 @@ func seqCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	opt := worker.SeqOptions{Params: params, Output: output.format, Compression: output.compression, Columns: format.SplitColumns(*columns)}
+	if store.IsURL(*out) {
+		return seqToStore(ctx, a, files, *out, opt)
+	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
-	return worker.Sequential(a, files, *out, worker.SeqOptions{Params: params, Output: output.format, Compression: output.compression, Columns: format.SplitColumns(*columns)})
+	return worker.Sequential(a, files, *out, opt)
 }

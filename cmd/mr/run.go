@@ -81,7 +81,7 @@ func runCmd(ctx context.Context, args []string) error {
 	defer cancel(nil)
 	pool := &workerPool{
 		ctx:  ctx,
-		argv: append([]string{self, "worker", "--master", opt.Listen, "--slots", fmt.Sprint(*slots)}, secretArgs(j.secretFile, appPath)...),
+		argv: append(append([]string{self, "worker", "--master", opt.Listen, "--slots", fmt.Sprint(*slots)}, j.s3.args()...), secretArgs(j.secretFile, appPath)...),
 		over: func() bool { return m.Status().Over() },
 		logf: ui.Logf,
 		// Workers whose app crashes now and then can run up a string of

@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"gomr.dev/internal/auth"
+	"gomr.dev/internal/store"
 	"gomr.dev/master"
 	"gomr.dev/mr"
 )
@@ -22,13 +24,18 @@ import (
 // statusCmd prints a job's state from a master's status API, or from the
 // summary a finished job left in its output directory.
 func statusCmd(ctx context.Context, args []string) error {
-	fs := newFlags("status", "[flags] ADDR | OUT/mr-job.json | OUT\n\nADDR is the master's --http address (host:port or a URL).")
+	fs := newFlags("status", "[flags] ADDR | OUT/mr-job.json | OUT\n\nADDR is the master's --http address (host:port or a URL); OUT may be an s3:// --out.")
 	asJSON := fs.Bool("json", false, "print the job as JSON (the /api/job document) instead of a summary")
 	secretFile := fs.String("secret-file", "", "the job's shared secret, for a master whose page is not on a loopback address")
 	tlsCA := fs.String("tls-ca", "", "connect with TLS, trusting a master whose certificate this CA (PEM) signed")
 	token := fs.Bool("token", false, "print the status page's password, derived from --secret-file, and exit")
 	timeout := fs.Duration("timeout", 10*time.Second, "give up on a master that does not answer in this long")
+	var s3 s3Flags
+	s3.register(fs)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := s3.configure(fs); err != nil {
 		return err
 	}
 	var secret []byte
@@ -51,7 +58,11 @@ func statusCmd(ctx context.Context, args []string) error {
 	target := fs.Arg(0)
 	var raw []byte
 	var err error
-	if path, ok := summaryPath(target); ok {
+	if store.IsURL(target) {
+		if raw, err = readSummary(ctx, target); err != nil {
+			return err
+		}
+	} else if path, ok := summaryPath(target); ok {
 		if raw, err = os.ReadFile(path); errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("%s: no %s there yet: the job has not ended, or its master wrote elsewhere; for a running job give the master's --http address", target, master.SummaryFile)
 		} else if err != nil {
@@ -85,6 +96,23 @@ func summaryPath(target string) (string, bool) {
 		return filepath.Join(target, master.SummaryFile), true
 	}
 	return target, true
+}
+
+// readSummary reads a job summary from an object store: target is the
+// job's s3:// --out, or its mr-job.json.
+func readSummary(ctx context.Context, target string) ([]byte, error) {
+	name := target
+	if path.Base(target) != master.SummaryFile {
+		name = store.Join(target, master.SummaryFile)
+	}
+	f, err := store.Open(ctx, name)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: no %s there yet: the job has not ended, or its master wrote elsewhere", target, master.SummaryFile)
+	} else if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }
 
 // fetchJob gets /api/job from the master's status server at addr.

@@ -1,14 +1,15 @@
 package format
 
 import (
+	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/ipc"
 
+	"gomr.dev/internal/store"
 	"gomr.dev/mr"
 )
 
@@ -23,8 +24,10 @@ func (arrowInput) Name() string { return "arrow" }
 // Sniff looks for the magic "ARROW1" and its padding at the start.
 func (arrowInput) Sniff(head []byte) bool { return hasPrefix(head, "ARROW1\x00\x00") }
 
-func openArrow(path string) (*os.File, *ipc.FileReader, error) {
-	f, err := os.Open(path)
+// openArrow opens an Arrow IPC file, in any store, reading its footer.
+// The caller closes both.
+func openArrow(path string) (store.File, *ipc.FileReader, error) {
+	f, err := store.Open(context.Background(), path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("input %s: %w", path, unwrapPath(err))
 	}

@@ -2,15 +2,16 @@ package format
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
 
+	"gomr.dev/internal/store"
 	"gomr.dev/mr"
 )
 
@@ -71,16 +72,17 @@ var inputs = []Input{parquetInput{}, arrowInput{}, textInput{}}
 
 // InputFor returns the format of the file at path, by its first bytes,
 // whatever its name: Parquet files start with "PAR1", Arrow IPC files with
-// "ARROW1", and anything else is text.
+// "ARROW1", and anything else is text. The file may be in any store (see
+// internal/store).
 func InputFor(path string) (Input, error) {
-	f, err := os.Open(path)
+	f, err := store.Open(context.Background(), path)
 	if err != nil {
 		return nil, fmt.Errorf("input %s: %w", path, unwrapPath(err))
 	}
 	defer f.Close()
 	head := make([]byte, 8)
-	n, err := io.ReadFull(f, head)
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+	n, err := f.ReadAt(head, 0)
+	if err != nil && err != io.EOF {
 		return nil, fmt.Errorf("input %s: %w", path, unwrapPath(err))
 	}
 	head = head[:n]

@@ -1,10 +1,11 @@
 package format
 
 import (
+	"context"
 	"fmt"
 	"io"
-	"os"
 
+	"gomr.dev/internal/store"
 	"gomr.dev/mr"
 )
 
@@ -34,7 +35,7 @@ func (textInput) Plan(path string, n, splitSize int64, _ []string) ([]mr.Split, 
 // [Offset, Offset+Length), whole, including any part past the end. A whole
 // split is read as is, whatever its size is now.
 func (textInput) Read(s mr.Split) ([]byte, error) {
-	f, err := os.Open(s.File)
+	f, err := store.Open(context.Background(), s.File)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", s.File, unwrapPath(err))
 	}
@@ -106,12 +107,12 @@ func indexByte(b []byte, c byte) int {
 	return -1
 }
 
-// readWhole reads f to its end into one buffer of its current size, plus
-// room to notice that it ends there, growing only if it has grown.
-func readWhole(f *os.File) ([]byte, error) {
+// readWhole reads f to its end into one buffer of its size when opened,
+// plus room to notice that it ends there, growing only if it has grown.
+func readWhole(f store.File) ([]byte, error) {
 	size := 0
-	if fi, err := f.Stat(); err == nil && fi.Size() < 1<<40 {
-		size = int(fi.Size())
+	if f.Size() < 1<<40 {
+		size = int(f.Size())
 	}
 	b := alloc(size + 512)[:0]
 	for {

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow/go/v15/parquet/file"
 	"github.com/apache/arrow/go/v15/parquet/pqarrow"
 
+	"gomr.dev/internal/store"
 	"gomr.dev/mr"
 )
 
@@ -31,11 +32,16 @@ func (parquetInput) Name() string { return "parquet" }
 // not text.
 func (parquetInput) Sniff(head []byte) bool { return hasPrefix(head, "PAR1") }
 
-// openParquet opens a Parquet file and its Arrow view, reading the footer.
-// The caller closes the returned *os.File-backed reader with rdr.Close.
+// openParquet opens a Parquet file, in any store, and its Arrow view,
+// reading the footer. The caller closes the file with rdr.Close.
 func openParquet(path string) (*file.Reader, *pqarrow.FileReader, error) {
-	rdr, err := file.OpenParquetFile(path, false)
+	f, err := store.Open(context.Background(), path)
 	if err != nil {
+		return nil, nil, fmt.Errorf("input %s: %w", path, unwrapPath(err))
+	}
+	rdr, err := file.NewParquetReader(f)
+	if err != nil {
+		f.Close()
 		return nil, nil, fmt.Errorf("input %s: not a readable Parquet file (truncated or corrupt?): %v", path, err)
 	}
 	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{BatchSize: readBatchRows}, memory.DefaultAllocator)

@@ -5,15 +5,12 @@
 package inputs
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 
 	"gomr.dev/internal/format"
+	"gomr.dev/internal/store"
 	"gomr.dev/mr"
 )
 
@@ -23,98 +20,30 @@ var ErrNoInputs = errors.New("no input files; pass files, directories or globs")
 // Expand resolves command-line inputs to regular files, in order: a file
 // stands for itself, a directory for every regular file below it (in
 // lexical order), and an argument that names no path but contains glob
-// characters for its matches. A missing, unreadable or non-regular input is
-// an error that names it; empty files are fine.
+// characters for its matches. An s3://BUCKET/PREFIX argument is the
+// object of that name, or else every object under PREFIX/ in key order,
+// and one with glob characters every object that matches (see
+// internal/store). A missing, unreadable or non-regular input, and a
+// prefix with no object, is an error that names it; empty files are fine.
 func Expand(args []string) ([]string, error) {
 	var files []string
 	for _, arg := range args {
-		fi, err := os.Stat(arg)
-		if errors.Is(err, fs.ErrNotExist) && strings.ContainsAny(arg, "*?[") {
-			matches, gerr := filepath.Glob(arg)
-			if gerr != nil {
-				return nil, fmt.Errorf("input %s: bad pattern: %w", arg, gerr)
-			}
-			if len(matches) == 0 {
-				return nil, fmt.Errorf("input %s: pattern matches no file", arg)
-			}
-			more, err := Expand(matches)
-			if err != nil {
-				return nil, err
-			}
-			files = append(files, more...)
-			continue
-		}
+		st, err := store.For(arg)
 		if err != nil {
-			return nil, fmt.Errorf("input %s: %w", arg, unwrapPath(err))
+			return nil, fmt.Errorf("input %s: %w", arg, err)
 		}
-		switch {
-		case fi.Mode().IsRegular():
-			if err := readable(arg); err != nil {
-				return nil, err
-			}
-			files = append(files, arg)
-		case fi.IsDir():
-			more, err := walk(arg)
-			if err != nil {
-				return nil, err
-			}
-			files = append(files, more...)
-		default:
-			return nil, fmt.Errorf("input %s: not a regular file (%s)", arg, fi.Mode().Type())
+		infos, err := st.Expand(context.Background(), arg)
+		if err != nil {
+			return nil, err
+		}
+		for _, fi := range infos {
+			files = append(files, fi.Name)
 		}
 	}
 	if len(files) == 0 {
 		return nil, ErrNoInputs
 	}
 	return files, nil
-}
-
-// walk lists the regular files below dir. Symlinks to regular files count;
-// other non-regular entries (sockets, devices, links to directories) are
-// skipped, since a directory of inputs often holds such clutter.
-func walk(dir string) ([]string, error) {
-	var files []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return fmt.Errorf("input %s: %w", path, unwrapPath(err))
-		}
-		if d.IsDir() {
-			if strings.HasPrefix(d.Name(), ".mr-") && path != dir {
-				return fs.SkipDir // a job's scratch directory, never input
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			fi, err := os.Stat(path)
-			if err != nil || !fi.Mode().IsRegular() {
-				return nil
-			}
-		}
-		if err := readable(path); err != nil {
-			return err
-		}
-		files = append(files, path)
-		return nil
-	})
-	sort.Strings(files) // WalkDir is lexical already; keep it explicit
-	return files, err
-}
-
-func readable(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("input %s: %w", path, unwrapPath(err))
-	}
-	return f.Close()
-}
-
-// unwrapPath drops the *PathError wrapper, whose text would repeat the path.
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // Splits cuts files into map splits of about size bytes each; size 0
@@ -128,15 +57,15 @@ func unwrapPath(err error) error {
 func Splits(files []string, size int64, columns ...string) ([]mr.Split, error) {
 	var splits []mr.Split
 	for _, f := range files {
-		fi, err := os.Stat(f)
+		fi, err := store.Stat(context.Background(), f)
 		if err != nil {
-			return nil, fmt.Errorf("input %s: %w", f, unwrapPath(err))
+			return nil, fmt.Errorf("input %s: %w", f, err)
 		}
 		in, err := format.InputFor(f)
 		if err != nil {
 			return nil, err
 		}
-		more, err := in.Plan(f, fi.Size(), size, columns)
+		more, err := in.Plan(f, fi.Size, size, columns)
 		if err != nil {
 			return nil, err
 		}
