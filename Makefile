@@ -40,7 +40,6 @@ unit: versitygw
 versitygw:
 	@bash -c 'NAME=make; source scripts/lib/s3.sh; vgw_build || echo "make: versitygw cannot be built ($$VGW_WHY); the S3 tests will skip"'
 
-
 harness: build apps
 	scripts/test-mr.sh
 
