@@ -104,15 +104,6 @@ func (s *Scheduler) release(worker string) {
 	}
 }
 
-// unclaimed counts map tasks neither started nor queued to run again.
-func (s *Scheduler) unclaimed() int {
-	n := s.claimed
-	for _, f := range s.fresh {
-		n += f.len()
-	}
-	return n
-}
-
 // locations returns where every map task's committed output is, packed
 // for reduce tasks; the caller must only call it once every map task has
 // committed. It is built once and kept until a map output changes.

@@ -57,7 +57,7 @@ func TestClaimsAreStolenAndReleased(t *testing.T) {
 		t.Fatalf("a's claim = %+v; want maps 1 to 31 left", *c)
 	}
 	// c takes the rest of the ids never started, in claims of its own.
-	for s.unclaimed() > s.claimed {
+	for unclaimed(s) > s.claimed {
 		s.Assign("c", t0)
 	}
 	// b, new and with nothing left to claim, steals the back half of a's
@@ -116,4 +116,13 @@ func TestLocationsSentOncePerWorker(t *testing.T) {
 	if got := readsFrom(t, again); got != "m0-a2@10.0.0.2:7000 m1-a1@10.0.0.2:7000" {
 		t.Fatalf("reads %s", got)
 	}
+}
+
+// unclaimed counts map tasks neither started nor queued to run again.
+func unclaimed(s *Scheduler) int {
+	n := s.claimed
+	for _, f := range s.fresh {
+		n += f.len()
+	}
+	return n
 }

@@ -808,20 +808,6 @@ func (s *Scheduler) Events() []Event {
 	return e
 }
 
-// validIndex checks a map output's partition index: n+1 offsets that
-// never go backwards.
-func validIndex(index []int64, n int) bool {
-	if len(index) != n+1 || index[0] < 0 {
-		return false
-	}
-	for i := 1; i < len(index); i++ {
-		if index[i] < index[i-1] {
-			return false
-		}
-	}
-	return true
-}
-
 // Committed finishes a reduce left in taskCommitting by Complete. A non-nil
 // err means its output could not be moved into place; that counts as a
 // failed attempt.
