@@ -514,7 +514,7 @@ var summaryPage = 10000
 
 // writeSummary writes js as indented JSON with every task of the job in
 // its task page, js holding the first summaryPage of them. The rest are
-// read and encoded a page at a time, so that the summary of a job of a
+// read (Scheduler.Tasks) and encoded a page at a time, so that the summary of a job of a
 // million tasks, some hundreds of megabytes of JSON, is never all in
 // memory at once.
 func (m *Master) writeSummary(w io.Writer, js JobStatus) error {
@@ -548,7 +548,7 @@ func (m *Master) writeSummary(w io.Writer, js JobStatus) error {
 		if off += len(tasks); off >= js.Tasks.Total {
 			break
 		}
-		tasks = m.Snapshot(Query{Offset: off, Limit: summaryPage, Workers: 1, History: true}).Tasks.Tasks
+		m.locked(func() { tasks = m.sched.Tasks(time.Now(), off, summaryPage) })
 	}
 	bw.WriteString("\n\t\t]")
 	bw.Write(head[at+len(marker):])

@@ -181,10 +181,7 @@ func (s *Scheduler) Snapshot(now time.Time, q Query) JobStatus {
 	}
 
 	var running mr.Stats
-	kinds := []mr.TaskKind{mr.MapTask, mr.ReduceTask}
-	if len(s.sample.tasks) > 0 {
-		kinds = []mr.TaskKind{mr.SampleTask, mr.MapTask, mr.ReduceTask}
-	}
+	kinds := s.kinds()
 	page := TaskPage{Kind: q.Kind, State: q.State, Offset: max(q.Offset, 0), Limit: limit(q.Limit), Counts: map[string]int{}}
 	busy := map[string]int{}
 	for _, kind := range kinds {
@@ -290,6 +287,33 @@ func (s *Scheduler) Snapshot(now time.Time, q Query) JobStatus {
 		js.Events = append(js.Events, EventStatus{Time: e.Time, Kind: e.Task.Kind.String(), Task: e.Task.ID, Attempt: e.Task.Attempt, Worker: e.Worker, What: e.What})
 	}
 	return js
+}
+
+// kinds lists the job's phases in the order they run.
+func (s *Scheduler) kinds() []mr.TaskKind {
+	if len(s.sample.tasks) > 0 {
+		return []mr.TaskKind{mr.SampleTask, mr.MapTask, mr.ReduceTask}
+	}
+	return []mr.TaskKind{mr.MapTask, mr.ReduceTask}
+}
+
+// Tasks lists up to n tasks from the off-th, in the order an unfiltered
+// Snapshot lists them, each with every attempt: a page of the job
+// summary, found without walking every task as Snapshot does.
+func (s *Scheduler) Tasks(now time.Time, off, n int) []TaskStatus {
+	end := s.clock(now)
+	var out []TaskStatus
+	for _, kind := range s.kinds() {
+		tasks := s.tasksOf(kind)
+		for i := off; i < len(tasks) && len(out) < n; i++ {
+			t := &tasks[i]
+			ts := s.taskStatus(t, s.progress(t, s.taskBytes(t)), end)
+			ts.History = history(t, end)
+			out = append(out, ts)
+		}
+		off = max(off-len(tasks), 0)
+	}
+	return out
 }
 
 // state is the job's state: running, succeeded or failed.

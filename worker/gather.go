@@ -85,10 +85,7 @@ func (g *gatherer) gather(ctx context.Context, dir, kept string) (gathered, erro
 	if err != nil {
 		return out, err
 	}
-	have, err := adopt(kept, dir)
-	if err != nil {
-		return out, err
-	}
+	have := adopt(kept, dir)
 	var remote []mr.Source
 	for _, src := range srcs {
 		switch {
@@ -336,10 +333,10 @@ func hashAddr(addr string) uint64 {
 // adopt moves the fetched files an earlier attempt left in kept into dir,
 // and returns the runs their manifests list, by copyKey. Files it cannot
 // read are left behind.
-func adopt(kept, dir string) (map[string]mr.Segment, error) {
+func adopt(kept, dir string) map[string]mr.Segment {
 	have := map[string]mr.Segment{}
 	if kept == "" {
-		return have, nil
+		return have
 	}
 	mans, _ := filepath.Glob(filepath.Join(kept, "*"+manifestExt))
 	for _, man := range mans {
@@ -370,7 +367,7 @@ func adopt(kept, dir string) (map[string]mr.Segment, error) {
 			have[copyKey(f[0], f[1])] = mr.Segment{Path: moved, Offset: off, Length: n}
 		}
 	}
-	return have, nil
+	return have
 }
 
 // writtenOff collects the map tasks whose output the master has declared
